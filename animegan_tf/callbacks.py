@@ -1,0 +1,132 @@
+"""Keras callbacks that turn a training run into a run folder: sample grids, loss plot, checkpoints, time budget.
+
+Nothing here runs inside `train_step`; all of it happens between steps or epochs.
+"""
+
+from __future__ import annotations
+
+import io
+import time
+from pathlib import Path
+
+import keras
+import numpy as np
+from PIL import Image
+
+from . import runs
+from .data import atomic_write_bytes, to_uint8
+
+
+def image_grid(images: np.ndarray, cols: int | None = None) -> np.ndarray:
+    """(N, H, W, C) uint8 -> one (rows*H, cols*W, C) uint8 mosaic; missing cells stay black."""
+    n, h, w, c = images.shape
+    cols = cols or int(np.ceil(np.sqrt(n)))
+    rows = int(np.ceil(n / cols))
+    padded = np.zeros((rows * cols, h, w, c), dtype=np.uint8)
+    padded[:n] = images
+    return padded.reshape(rows, cols, h, w, c).transpose(0, 2, 1, 3, 4).reshape(rows * h, cols * w, c)
+
+
+def save_png(array: np.ndarray, path: Path) -> None:
+    buf = io.BytesIO()
+    Image.fromarray(array).save(buf, format="PNG")
+    atomic_write_bytes(path, buf.getvalue())
+
+
+def plot_losses(history: dict[str, list[float]], path: Path, title: str = "") -> None:
+    """G loss, D-real loss and D-fake loss per epoch, as seed 003 shows them."""
+    import matplotlib
+
+    matplotlib.use("Agg", force=False)
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(7, 4))
+    epochs = [e + 1 for e in history.get("epoch", [])]
+    for key, label in (("g_loss", "generator"), ("d_real_loss", "discriminator real"),
+                       ("d_fake_loss", "discriminator fake")):
+        if key in history:
+            ax.plot(epochs, history[key], marker="o" if len(epochs) < 30 else None, label=label)
+    ax.set_xlabel("epoch")
+    ax.set_ylabel("loss (epoch mean)")
+    ax.set_title(title)
+    ax.legend()
+    ax.grid(alpha=0.3)
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=100, bbox_inches="tight")
+    plt.close(fig)
+    atomic_write_bytes(path, buf.getvalue())
+
+
+class SampleGrid(keras.callbacks.Callback):
+    """After every epoch, the generator's images for the run's fixed z -> samples/epoch_NNNN.png."""
+
+    def __init__(self, run_dir: Path, fixed_z: np.ndarray):
+        super().__init__()
+        self.run_dir = Path(run_dir)
+        self.fixed_z = fixed_z
+
+    def on_epoch_end(self, epoch, logs=None):
+        images = to_uint8(self.model.generate(self.fixed_z))
+        save_png(image_grid(images), self.run_dir / "samples" / f"epoch_{epoch + 1:04d}.png")
+
+
+class LossPlot(keras.callbacks.Callback):
+    """Redraw losses.png from history.csv after every epoch (so a resumed run plots its whole history)."""
+
+    def __init__(self, run_dir: Path, title: str = ""):
+        super().__init__()
+        self.run_dir = Path(run_dir)
+        self.title = title
+
+    def on_epoch_end(self, epoch, logs=None):
+        history = runs.load_history(self.run_dir)
+        if history:
+            plot_losses(history, self.run_dir / "losses.png", self.title)
+
+
+class Checkpoint(keras.callbacks.Callback):
+    """Write the full training state after every epoch, and when training stops mid-epoch.
+
+    Args:
+        steps_per_epoch: steps in a full epoch, to tell a finished epoch from an interrupted one.
+        step_offset: steps already done in the first epoch of this `fit` (a resumed partial epoch).
+    """
+
+    def __init__(self, run_dir: Path, steps_per_epoch: int, step_offset: int = 0):
+        super().__init__()
+        self.run_dir = Path(run_dir)
+        self.steps_per_epoch = steps_per_epoch
+        self.step_offset = step_offset
+        self.steps_done = 0
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self.steps_done = self.step_offset
+        self.step_offset = 0
+
+    def on_train_batch_end(self, batch, logs=None):
+        self.steps_done += 1
+
+    def on_epoch_end(self, epoch, logs=None):
+        if self.steps_done >= self.steps_per_epoch:
+            runs.save_checkpoint(self.run_dir, self.model, epoch=epoch + 1)
+        else:  # stopped mid-epoch (time budget): remember where
+            runs.save_checkpoint(self.run_dir, self.model, epoch=epoch, step_in_epoch=self.steps_done)
+
+
+class TimeBudget(keras.callbacks.Callback):
+    """Stop cleanly after the step in progress once `minutes` have passed (Colab sessions end without warning)."""
+
+    def __init__(self, minutes: float):
+        super().__init__()
+        self.seconds = minutes * 60.0
+        self.start = None
+        self.stopped = False
+
+    def on_train_begin(self, logs=None):
+        if self.start is None:
+            self.start = time.monotonic()
+
+    def on_train_batch_end(self, batch, logs=None):
+        if time.monotonic() - self.start >= self.seconds:
+            self.model.stop_training = True
+            self.stopped = True

@@ -1,0 +1,169 @@
+"""Command line: parse -> build the config -> print it -> save it in the run folder -> call the library.
+
+Examples:
+  python -m animegan_tf presets
+  python -m animegan_tf train --preset dcgan --data synthetic --out runs/demo --epochs 2
+  python -m animegan_tf train --preset scenario2-fig1 --data data/animefacedataset --out runs/fig1 --max-minutes 60
+  python -m animegan_tf train --out runs/fig1 --resume --data data/animefacedataset
+  python -m animegan_tf sample --run runs/demo --n 16 --out samples/ --grid grid.png
+
+Bad input (a missing path, an unknown preset, an invalid --set) exits with status 2 and one line on stderr.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import warnings
+from pathlib import Path
+
+EXIT_USAGE = 2
+
+
+class UsageError(Exception):
+    """Bad input from the user: reported as one line, exit status 2."""
+
+
+def _one_line_warnings():
+    def fmt(message, category, filename, lineno, line=None):
+        return f"warning: {message}\n"
+
+    warnings.formatwarning = fmt
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="animegan-tf", description="DCGAN lab for 64x64 anime faces (TensorFlow/Keras).",
+        epilog=__doc__.split("Examples:", 1)[1], formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    train = sub.add_parser("train", help="train a preset on a dataset into a run folder")
+    train.add_argument("--preset", default=None, help="named preset (see `presets`); default dcgan")
+    train.add_argument("--data", default="synthetic",
+                       help="folder, .zip, 'synthetic' or 'synthetic:N' (default: synthetic)")
+    train.add_argument("--out", required=True, help="run folder, e.g. runs/dcgan-1")
+    train.add_argument("--epochs", type=int, default=None, help="override the preset's epochs")
+    train.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+                       help="override any config field (repeatable), e.g. --set g_lr=1e-4")
+    train.add_argument("--resume", action="store_true", help="continue the run folder's checkpoint exactly")
+    train.add_argument("--max-minutes", type=float, default=None,
+                       help="stop cleanly after this many minutes and checkpoint")
+    train.add_argument("--dry-run", action="store_true", help="print the config and stop")
+    train.add_argument("--quiet", action="store_true", help="no progress bar (one line per epoch)")
+
+    sample = sub.add_parser("sample", help="write images from a trained run")
+    sample.add_argument("--run", required=True, help="run folder")
+    sample.add_argument("--n", type=int, default=16, help="number of images")
+    sample.add_argument("--out", default=None, help="folder for single PNGs")
+    sample.add_argument("--grid", default=None, help="also write one grid PNG here")
+    sample.add_argument("--seed", type=int, default=0, help="seed of the latents")
+
+    sub.add_parser("presets", help="list the presets and their settings")
+    return parser
+
+
+def cmd_presets(args) -> int:
+    from .config import GANConfig, PRESETS, preset
+
+    base = GANConfig()
+    for name in PRESETS:
+        cfg = preset(name)
+        changed = {k: v for k, v in cfg.to_dict().items() if k != "name" and v != getattr(base, k)}
+        text = ", ".join(f"{k}={list(v) if isinstance(v, tuple) else v}" for k, v in changed.items())
+        print(f"{name:18s} {text or '(the defaults)'}")
+    return 0
+
+
+def _resolve_config(args):
+    from . import runs
+    from .config import apply_overrides, preset
+
+    run_dir = Path(args.out)
+    if args.resume:
+        if args.preset:
+            raise UsageError("--resume continues the run folder's own config: drop --preset (use --set to change it)")
+        try:
+            cfg = runs.load_config(run_dir)
+        except FileNotFoundError as exc:
+            raise UsageError(f"nothing to resume: {exc}") from None
+    else:
+        cfg = preset(args.preset or "dcgan")
+    if args.epochs is not None:
+        cfg = cfg.replace(epochs=args.epochs)
+    return apply_overrides(cfg, args.overrides)
+
+
+def cmd_train(args) -> int:
+    from .data import DataError, load_array
+
+    cfg = _resolve_config(args)
+    print(f"config: {cfg.to_json()}" if args.dry_run else f"preset {cfg.name}: {cfg.to_dict()}")
+    if args.dry_run:
+        return 0
+    data = args.data
+    if data and not str(data).startswith("synthetic") and not Path(data).exists():
+        raise UsageError(f"data path not found: {data}")
+    try:
+        images = load_array(data, cfg.image_size)
+    except DataError as exc:
+        raise UsageError(str(exc)) from None
+    print(f"data: {len(images)} images of {cfg.image_size}x{cfg.image_size} from {data}")
+
+    from .train import train
+
+    try:
+        train(cfg, images, args.out, resume=args.resume, max_minutes=args.max_minutes,
+              verbose=2 if args.quiet else "auto")
+    except (FileExistsError, FileNotFoundError, DataError) as exc:
+        raise UsageError(str(exc)) from None
+    print(f"run folder: {Path(args.out).resolve()}")
+    return 0
+
+
+def cmd_sample(args) -> int:
+    from .callbacks import image_grid, save_png
+    from .train import generate, load_generator
+
+    if args.n < 1:
+        raise UsageError(f"--n must be >= 1, got {args.n}")
+    if not args.out and not args.grid:
+        raise UsageError("give --out DIR (single PNGs) and/or --grid FILE.png")
+    try:
+        generator = load_generator(Path(args.run))
+    except FileNotFoundError as exc:
+        raise UsageError(str(exc)) from None
+    images = generate(generator, args.n, seed=args.seed)
+    if args.out:
+        out = Path(args.out)
+        for i, image in enumerate(images):
+            save_png(image, out / f"sample_{i:05d}.png")
+        print(f"wrote {len(images)} images to {out}")
+    if args.grid:
+        save_png(image_grid(images), Path(args.grid))
+        print(f"wrote grid {args.grid}")
+    return 0
+
+
+COMMANDS = {"train": cmd_train, "sample": cmd_sample, "presets": cmd_presets}
+
+
+def main(argv=None) -> int:
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    _one_line_warnings()
+    parser = build_parser()
+    args = parser.parse_args(argv)  # argparse itself exits 2 on a usage error
+    from .config import ConfigError
+
+    try:
+        return COMMANDS[args.command](args)
+    except (UsageError, ConfigError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,126 @@
+"""Run folders: what a training run writes, and how to read it back.
+
+runs/<name>/
+  config.json           the GANConfig of the run
+  fixed_z.npy           the latents of the per-epoch sample grid (fixed for the whole run, resumes included)
+  history.csv           one row of epoch-mean metrics per epoch (Keras CSVLogger)
+  losses.png            G loss, D-real loss and D-fake loss per epoch
+  samples/epoch_0001.png ...
+  checkpoints/latest.npz  full training state, written atomically (temp file + rename)
+  generator.keras       the trained generator, at the end
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from pathlib import Path
+
+import numpy as np
+
+from .config import GANConfig
+from .data import atomic_write_bytes
+
+CHECKPOINT = Path("checkpoints") / "latest.npz"
+
+
+def write_config(run_dir: Path, cfg: GANConfig) -> None:
+    atomic_write_bytes(Path(run_dir) / "config.json", (cfg.to_json() + "\n").encode())
+
+
+def load_config(run_dir: Path) -> GANConfig:
+    path = Path(run_dir) / "config.json"
+    if not path.exists():
+        raise FileNotFoundError(f"not a run folder (no config.json): {run_dir}")
+    return GANConfig.from_json(path.read_text())
+
+
+def load_history(run_dir: Path) -> dict[str, list[float]]:
+    """history.csv -> {"epoch": [...], "g_loss": [...], ...}; empty when the run has not finished an epoch."""
+    path = Path(run_dir) / "history.csv"
+    if not path.exists():
+        return {}
+    with path.open() as f:
+        rows = list(csv.DictReader(f))
+    if not rows:
+        return {}
+    # Keras' CSVLogger adds val_* columns filled with "NA" when there is no validation data: drop those.
+    table = {key: [float("nan") if row[key] in ("NA", "") else float(row[key]) for row in rows] for key in rows[0]}
+    return {key: values for key, values in table.items() if not all(v != v for v in values)}
+
+
+def fixed_latents(run_dir: Path, cfg: GANConfig) -> np.ndarray:
+    """The run's fixed z, created once from the seed and kept in the run folder."""
+    path = Path(run_dir) / "fixed_z.npy"
+    if path.exists():
+        return np.load(path)
+    z = np.random.default_rng([cfg.seed, 7]).standard_normal((cfg.num_samples, cfg.latent_dim)).astype(np.float32)
+    buf = io.BytesIO()
+    np.save(buf, z)
+    atomic_write_bytes(path, buf.getvalue())
+    return z
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Checkpoints: every variable that defines where training is, in one .npz
+# ---------------------------------------------------------------------------------------------------------------
+
+def _state_groups(gan) -> dict[str, list]:
+    return {
+        "generator": gan.generator.weights,  # kernels, BN gamma/beta and moving statistics
+        "discriminator": gan.discriminator.weights,
+        "g_optimizer": gan.g_optimizer.variables,  # iterations, Adam moments, loss scale under float16
+        "d_optimizer": gan.d_optimizer.variables,
+        "z_rng": [gan.z_rng.state],
+    }
+
+
+def save_checkpoint(run_dir: Path, gan, epoch: int, step_in_epoch: int = 0) -> Path:
+    """Write the whole training state atomically.
+
+    Args:
+        epoch: epochs fully completed.
+        step_in_epoch: steps done in epoch `epoch` (0-based) when training stopped mid-epoch, else 0.
+    """
+    arrays = {}
+    for group, variables in _state_groups(gan).items():
+        for i, var in enumerate(variables):
+            arrays[f"{group}/{i:04d}"] = np.asarray(var.numpy() if hasattr(var, "numpy") else var)
+    arrays["meta"] = np.frombuffer(json.dumps({"epoch": epoch, "step_in_epoch": step_in_epoch}).encode(),
+                                   dtype=np.uint8)
+    buf = io.BytesIO()
+    np.savez(buf, **arrays)
+    path = Path(run_dir) / CHECKPOINT
+    atomic_write_bytes(path, buf.getvalue())
+    return path
+
+
+def checkpoint_meta(run_dir: Path) -> dict | None:
+    path = Path(run_dir) / CHECKPOINT
+    if not path.exists():
+        return None
+    with np.load(path) as ckpt:
+        return json.loads(ckpt["meta"].tobytes().decode())
+
+
+def restore_checkpoint(run_dir: Path, gan, groups=None) -> dict:
+    """Load a checkpoint into a built GAN (optimizers built with `gan.build_optimizers()`); returns its meta."""
+    path = Path(run_dir) / CHECKPOINT
+    with np.load(path) as ckpt:
+        for group, variables in _state_groups(gan).items():
+            if groups is not None and group not in groups:
+                continue
+            stored = sorted(k for k in ckpt.files if k.startswith(group + "/"))
+            if len(stored) != len(variables):
+                raise ValueError(f"checkpoint {path} holds {len(stored)} {group} variables, the model has "
+                                 f"{len(variables)}: was it written with another config?")
+            for key, var in zip(stored, variables):
+                value = ckpt[key]
+                if tuple(value.shape) != tuple(var.shape):
+                    raise ValueError(f"checkpoint {path}: {key} has shape {value.shape}, expected {var.shape}")
+                if group == "z_rng":
+                    gan.z_rng.reset(value)
+                else:
+                    var.assign(value)
+        return json.loads(ckpt["meta"].tobytes().decode())

@@ -1,0 +1,54 @@
+import numpy as np
+
+from animegan_tf.config import preset
+from animegan_tf.models import build_discriminator, build_generator
+from conftest import tiny_config
+
+
+def trainable_count(model):
+    return sum(int(np.prod(v.shape)) for v in model.trainable_weights)
+
+
+def test_dcgan_parameter_counts_equal_seed_001():
+    # Seed 001's tables (PyTorch DCGAN with a 128-d latent): G 3,806,080 and D 2,765,696 trainable parameters.
+    cfg = preset("dcgan").replace(latent_dim=128)
+    assert trainable_count(build_generator(cfg)) == 3_806_080
+    assert trainable_count(build_discriminator(cfg)) == 2_765_696
+
+
+def test_shapes_names_and_float32_outputs_under_mixed_precision():
+    for name in ("dcgan", "scenario1", "scenario2-fig5"):
+        cfg = preset(name)
+        for policy in ("float32", "mixed_float16", "mixed_bfloat16"):
+            g = build_generator(cfg, dtype=policy)
+            d = build_discriminator(cfg, dtype=policy)
+            assert g.name == "generator" and d.name == "discriminator"
+            images = g(np.zeros((2, cfg.latent_dim), np.float32), training=False)
+            assert tuple(images.shape) == (2, 64, 64, 3)
+            assert images.dtype == "float32"
+            logits = d(images, training=False)
+            assert tuple(logits.shape) == (2, 1) and logits.dtype == "float32"
+            if policy != "float32":
+                assert g.get_layer("project").compute_dtype != "float32"
+
+
+def test_resize_upsampling_and_default_init_build():
+    cfg = tiny_config(upsampling="resize", init="default")
+    g = build_generator(cfg)
+    assert any(layer.name.endswith("_resize") for layer in g.layers)
+    assert tuple(g(np.zeros((1, 8), np.float32)).shape) == (1, 16, 16, 3)
+
+
+def test_truncated_normal_init_respects_stddev():
+    cfg = preset("dcgan")
+    kernel = build_generator(cfg).get_layer("up1").kernel.numpy()
+    assert abs(kernel.std() - 0.02 * 0.88) < 0.002  # truncated at 2 sigma: std = 0.88 * stddev
+    assert np.abs(kernel).max() <= 0.04 + 1e-6
+
+
+def test_batchnorm_momentum_and_epsilon_come_from_the_config():
+    cfg = preset("scenario2-fig1")
+    bn = build_generator(cfg).get_layer("project_bn")
+    assert (bn.momentum, bn.epsilon) == (0.8, 1e-5)
+    dbn = build_discriminator(cfg).get_layer("down1_bn")
+    assert (dbn.momentum, dbn.epsilon) == (0.8, 1e-3)
