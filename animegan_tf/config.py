@@ -17,7 +17,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, fields
 
 PRECISIONS = ("auto", "float32", "mixed_float16", "mixed_bfloat16")
 
@@ -65,6 +65,7 @@ class GANConfig:
     label_smoothing: float = 0.0  # one-sided: real targets become 1 - label_smoothing
     # --- runtime ----------------------------------------------------------------------------------------------
     precision: str = "auto"  # float32 | mixed_float16 | mixed_bfloat16 | auto (f16 on GPU, measured fastest on CPU)
+    jit_compile: str = "auto"  # XLA: "auto" (Keras: on for GPUs, off on CPU-only machines), "on" or "off"
     strategy: str = "default"  # tf.distribute strategy: "default" (one device) or "mirrored" (all local devices)
     seed: int = 0  # seeds weights, data order, z and the fixed sample z
     num_samples: int = 64  # images in the per-epoch sample grid (a square number)
@@ -111,6 +112,7 @@ _CHOICES = {
     "init": ("truncated_normal", "default"),
     "precision": PRECISIONS,
     "strategy": ("default", "mirrored"),
+    "jit_compile": ("auto", "on", "off"),
 }
 
 

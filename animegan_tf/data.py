@@ -115,10 +115,15 @@ class IngestReport:
     from_cache: bool
 
 
+def _is_image_name(name: str) -> bool:
+    return Path(name).suffix.lower() in IMAGE_EXTENSIONS
+
+
 def _folder_entries(folder: Path) -> list[tuple[str, int, int]]:
+    """(relative path, size, mtime) of every visible file, images and others (the others are reported)."""
     entries = []
     for path in sorted(folder.rglob("*")):
-        if path.is_file() and path.suffix.lower() in IMAGE_EXTENSIONS and not path.name.startswith("."):
+        if path.is_file() and not any(part.startswith(".") for part in path.relative_to(folder).parts):
             st = path.stat()
             entries.append((str(path.relative_to(folder)), st.st_size, st.st_mtime_ns))
     return entries
@@ -128,9 +133,7 @@ def _zip_entries(zf: zipfile.ZipFile) -> list[tuple[str, int, int]]:
     entries = []
     for info in sorted(zf.infolist(), key=lambda i: i.filename):
         name = info.filename
-        if info.is_dir() or Path(name).suffix.lower() not in IMAGE_EXTENSIONS:
-            continue
-        if name.startswith("__MACOSX/") or Path(name).name.startswith("."):
+        if info.is_dir() or name.startswith("__MACOSX/") or Path(name).name.startswith("."):
             continue
         entries.append((name, info.file_size, info.CRC))
     return entries
@@ -180,7 +183,7 @@ def ingest(source: str | os.PathLike, image_size: int = 64, cache_dir: Path | No
         kind = "zip"
     else:
         raise DataError(f"data path is neither a folder nor a .zip: {source}")
-    if not entries:
+    if not any(_is_image_name(name) for name, _, _ in entries):
         raise DataError(f"no image files ({', '.join(IMAGE_EXTENSIONS)}) in {source}")
 
     st = source.stat()
@@ -194,7 +197,8 @@ def ingest(source: str | os.PathLike, image_size: int = 64, cache_dir: Path | No
         images = np.load(array_path, mmap_mode="r")
         return images, IngestReport(str(source), len(images), skipped, from_cache=True)
 
-    names = [name for name, _, _ in entries]
+    names = [name for name, _, _ in entries if _is_image_name(name)]
+    not_images = [(name, "not an image file type") for name, _, _ in entries if not _is_image_name(name)]
     if kind == "folder":
         results = _decode_all(names, lambda n: (source / n).read_bytes(), image_size)
     else:
@@ -209,7 +213,8 @@ def ingest(source: str | os.PathLike, image_size: int = 64, cache_dir: Path | No
         results = _decode_all(names, blobs.__getitem__, image_size)
 
     good = [arr for _, arr, err in results if err is None]
-    skipped = [(name, err) for name, _, err in results if err is not None]
+    skipped = not_images + [(name, err) for name, _, err in results if err is not None]
+    skipped.sort()
     _warn_skipped(str(source), skipped)
     if not good:
         raise DataError(f"no usable image in {source} ({len(skipped)} file(s) could not be read)")

@@ -71,6 +71,7 @@ def build_gan(cfg: GANConfig, strategy: tf.distribute.Strategy | None = None) ->
             d_optimizer=keras.optimizers.Adam(cfg.d_lr, beta_1=cfg.beta_1, beta_2=cfg.beta_2),
             g_optimizer=keras.optimizers.Adam(cfg.g_lr, beta_1=cfg.beta_1, beta_2=cfg.beta_2),
             loss_scale=policy == "mixed_float16",
+            jit_compile={"auto": "auto", "on": True, "off": False}[cfg.jit_compile],
         )
         gan.build_optimizers()
     return gan
