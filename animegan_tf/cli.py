@@ -60,6 +60,24 @@ def build_parser() -> argparse.ArgumentParser:
     sample.add_argument("--seed", type=int, default=0, help="seed of the latents")
 
     sub.add_parser("presets", help="list the presets and their settings")
+
+    download = sub.add_parser("download", help="download a Kaggle anime face set (needs a Kaggle API token)")
+    download.add_argument("--dataset", required=True,
+                          help="OWNER/NAME or a short name: animefacedataset, anime-faces, ntumlds")
+    download.add_argument("--to", default=None, help="parent folder (default: the lab's data/ folder)")
+    download.add_argument("--force", action="store_true", help="download again even if the folder exists")
+
+    synth = sub.add_parser("synth", help="write embedded procedural anime faces as PNGs")
+    synth.add_argument("--n", type=int, required=True, help="number of faces")
+    synth.add_argument("--out", required=True, help="output folder")
+    synth.add_argument("--seed", type=int, default=0)
+    synth.add_argument("--size", type=int, default=64, help="image side in pixels")
+
+    preview = sub.add_parser("preview", help="a grid of 25 random images of a dataset")
+    preview.add_argument("--data", required=True, help="folder, .zip, 'synthetic' or 'synthetic:N'")
+    preview.add_argument("--out", required=True, help="PNG file to write")
+    preview.add_argument("--n", type=int, default=25)
+    preview.add_argument("--seed", type=int, default=0)
     return parser
 
 
@@ -145,7 +163,50 @@ def cmd_sample(args) -> int:
     return 0
 
 
-COMMANDS = {"train": cmd_train, "sample": cmd_sample, "presets": cmd_presets}
+def cmd_download(args) -> int:
+    from .data import data_dir
+    from .download import DownloadError, download
+
+    try:
+        folder = download(args.dataset, args.to or data_dir(), force=args.force)
+    except DownloadError as exc:
+        raise UsageError(str(exc)) from None
+    print(f"dataset folder: {folder}  (train with --data {folder})")
+    return 0
+
+
+def cmd_synth(args) -> int:
+    from .callbacks import save_png
+    from .synthetic import synthetic_faces
+
+    if args.n < 1:
+        raise UsageError(f"--n must be >= 1, got {args.n}")
+    if args.size < 16 or args.size & (args.size - 1):
+        raise UsageError(f"--size must be a power of two >= 16, got {args.size}")
+    out = Path(args.out)
+    for i, face in enumerate(synthetic_faces(args.n, image_size=args.size, seed=args.seed)):
+        save_png(face, out / f"face_{i:05d}.png")
+    print(f"wrote {args.n} faces to {out}")
+    return 0
+
+
+def cmd_preview(args) -> int:
+    from .callbacks import save_png
+    from .data import DataError, load_array, preview_grid
+
+    if args.data and not str(args.data).startswith("synthetic") and not Path(args.data).exists():
+        raise UsageError(f"data path not found: {args.data}")
+    try:
+        images = load_array(args.data)
+    except DataError as exc:
+        raise UsageError(str(exc)) from None
+    save_png(preview_grid(images, n=args.n, seed=args.seed), Path(args.out))
+    print(f"wrote {args.out} ({min(args.n, len(images))} of {len(images)} images)")
+    return 0
+
+
+COMMANDS = {"train": cmd_train, "sample": cmd_sample, "presets": cmd_presets, "download": cmd_download,
+            "synth": cmd_synth, "preview": cmd_preview}
 
 
 def main(argv=None) -> int:

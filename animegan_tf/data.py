@@ -272,6 +272,15 @@ def normalize(images, dtype="float32"):
     return tf.cast(images, dtype) / tf.constant(127.5, dtype) - tf.constant(1.0, dtype)
 
 
+def preview_grid(images: np.ndarray, n: int = 25, seed: int = 0) -> np.ndarray:
+    """n random images of a dataset (uint8 array) as one square uint8 grid, as seed 001 shows before training."""
+    from .callbacks import image_grid
+
+    rng = np.random.default_rng(seed)
+    picks = np.sort(rng.choice(len(images), size=min(n, len(images)), replace=False))
+    return image_grid(np.asarray(images[picks]))
+
+
 def to_uint8(images) -> np.ndarray:
     """[-1, 1] floats -> uint8 [0, 255]."""
     arr = np.asarray(images, dtype=np.float32)
