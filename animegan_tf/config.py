@@ -33,6 +33,12 @@ class GANConfig:
     image_size: int = 64  # side of the square images, a power of two >= 16
     channels: int = 3  # 3 = RGB
     data_pipeline: str = "tfdata"  # "tfdata" (shuffled tf.data) or "array_slices" (seed 003 scenario 1: x[i*B:(i+1)*B])
+    # --- augmentation (all off by default; seeded, so resumes augment identically) -----------------------------
+    aug_flip: bool = False  # random horizontal flip, p = 0.5 (seeds 000/001)
+    aug_sharpness: float = 0.0  # sharpness factor applied with p = 0.5, e.g. 2.0 (seed 001); 0 = off
+    aug_color_jitter: float = 0.0  # brightness/contrast/saturation scaled by U(1-s, 1+s) per image; 0 = off
+    aug_blur: float = 0.0  # Gaussian blur with sigma ~ U(0.1, aug_blur), p = 0.5 (seed 000); 0 = off
+    diffaugment: str = ""  # DiffAugment in train_step on real and fake: comma-separated color,translation,cutout
     # --- generator --------------------------------------------------------------------------------------------
     latent_dim: int = 100  # size of z ~ N(0, I)
     g_projection: str = "conv"  # z -> 4x4 map: "conv" (ConvTranspose k4 on 1x1, DCGAN) or "dense" (Dense + reshape)
@@ -140,6 +146,10 @@ def _check_range(name: str, value, low, high, low_open=False, high_open=False) -
         raise ConfigError(f"{name}={value!r} is out of range: allowed {lo}{low}, {high}{hi}")
 
 
+def diffaugment_policies(cfg: GANConfig) -> tuple[str, ...]:
+    return tuple(p.strip() for p in cfg.diffaugment.split(",") if p.strip())
+
+
 def validate(cfg: GANConfig) -> None:
     """Raise ConfigError naming the first field with a wrong type or an out-of-range value."""
     for f in fields(cfg):
@@ -159,6 +169,18 @@ def validate(cfg: GANConfig) -> None:
     for name in ("label_smoothing", "d_dropout"):
         _check_range(name, getattr(cfg, name), 0, 1, high_open=True)
     _check_range("leaky_slope", cfg.leaky_slope, 0, 1)
+    _check_range("aug_sharpness", cfg.aug_sharpness, 0, 10)
+    _check_range("aug_color_jitter", cfg.aug_color_jitter, 0, 1, high_open=True)
+    if cfg.aug_blur and not 0.1 < cfg.aug_blur <= 5:
+        raise ConfigError(f"aug_blur={cfg.aug_blur!r} is out of range: allowed 0 (off) or (0.1, 5]")
+    if cfg.data_pipeline == "array_slices" and (cfg.aug_flip or cfg.aug_sharpness or cfg.aug_color_jitter
+                                                 or cfg.aug_blur):
+        raise ConfigError("aug_* augmentations need data_pipeline='tfdata' (array_slices is seed 003's plain "
+                          "in-order slicing)")
+    for policy in diffaugment_policies(cfg):
+        if policy not in ("color", "translation", "cutout"):
+            raise ConfigError(f"diffaugment={cfg.diffaugment!r}: {policy!r} is not allowed: use a comma-separated "
+                              f"subset of color, translation, cutout")
     for name in ("batch_size", "latent_dim", "g_base_filters", "g_kernel_size", "d_kernel_size", "channels",
                  "epochs", "num_samples"):
         _check_range(name, getattr(cfg, name), 1, math.inf)

@@ -11,6 +11,8 @@ from __future__ import annotations
 import keras
 import tensorflow as tf
 
+from .augment import diff_augment
+
 
 def _bce_per_example(labels, logits):
     # (B, 1) float32 logits -> (B,) losses
@@ -26,15 +28,18 @@ class DCGAN(keras.Model):
         latent_dim: size of z.
         label_smoothing: one-sided label smoothing; real targets are 1 - label_smoothing.
         seed: seeds the stream of z drawn in `train_step` (part of the checkpointed state).
+        diffaugment: DiffAugment policies applied to everything D sees, e.g. ("translation", "cutout").
     """
 
-    def __init__(self, generator, discriminator, latent_dim, label_smoothing=0.0, seed=0, **kwargs):
+    def __init__(self, generator, discriminator, latent_dim, label_smoothing=0.0, seed=0, diffaugment=(),
+                 **kwargs):
         super().__init__(**kwargs)
         self.generator = generator
         self.discriminator = discriminator
         self.latent_dim = latent_dim
         self.label_smoothing = label_smoothing
         self.seed = seed
+        self.diffaugment = tuple(diffaugment)
         # A tf.random.Generator made inside a strategy scope gives each replica its own stream.
         self.z_rng = tf.random.Generator.from_seed(seed)
         names = ("g_loss", "d_loss", "d_real_loss", "d_fake_loss", "d_real_mean", "d_fake_mean")
@@ -66,6 +71,9 @@ class DCGAN(keras.Model):
         self.d_optimizer.build(self.discriminator.trainable_variables)
         self.g_optimizer.build(self.generator.trainable_variables)
 
+    def _augment(self, images, seed):
+        return diff_augment(images, self.diffaugment, seed) if self.diffaugment else images
+
     def train_step(self, real_images):
         if isinstance(real_images, tuple):  # (x,) from array-backed sources
             real_images = real_images[0]
@@ -74,14 +82,19 @@ class DCGAN(keras.Model):
         real_targets = tf.fill((batch_size, 1), 1.0 - self.label_smoothing)
         fake_targets = tf.zeros((batch_size, 1))
         ones = tf.ones((batch_size, 1))
+        if self.diffaugment:
+            aug_seeds = tf.transpose(self.z_rng.make_seeds(3))  # (3, 2): real, fake for D, fake for G
+        else:
+            aug_seeds = [None, None, None]
 
         with tf.GradientTape() as g_tape:
             fake_images = self.generator(z, training=True)
 
             # Train the discriminator: real batch and fake batch through D separately, one update.
             with g_tape.stop_recording(), tf.GradientTape() as d_tape:
-                real_logits = self.discriminator(real_images, training=True)
-                fake_logits = self.discriminator(tf.stop_gradient(fake_images), training=True)
+                real_logits = self.discriminator(self._augment(real_images, aug_seeds[0]), training=True)
+                fake_logits = self.discriminator(self._augment(tf.stop_gradient(fake_images), aug_seeds[1]),
+                                                 training=True)
                 # Average over the global batch: gradients are summed across replicas.
                 d_real_loss = tf.nn.compute_average_loss(_bce_per_example(real_targets, real_logits))
                 d_fake_loss = tf.nn.compute_average_loss(_bce_per_example(fake_targets, fake_logits))
@@ -91,7 +104,7 @@ class DCGAN(keras.Model):
             self.d_optimizer.apply(d_tape.gradient(scaled_d_loss, d_vars), d_vars)
 
             # Train the generator: non-saturating loss -log D(G(z)) against the updated discriminator.
-            g_logits = self.discriminator(fake_images, training=True)
+            g_logits = self.discriminator(self._augment(fake_images, aug_seeds[2]), training=True)
             g_loss = tf.nn.compute_average_loss(_bce_per_example(ones, g_logits))
             scaled_g_loss = self.g_optimizer.scale_loss(g_loss)
         g_vars = self.generator.trainable_variables
@@ -116,4 +129,5 @@ class DCGAN(keras.Model):
         return self.generator(z, training=False)
 
     def get_config(self):
-        return {"latent_dim": self.latent_dim, "label_smoothing": self.label_smoothing, "seed": self.seed}
+        return {"latent_dim": self.latent_dim, "label_smoothing": self.label_smoothing, "seed": self.seed,
+                "diffaugment": list(self.diffaugment)}

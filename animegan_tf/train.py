@@ -17,7 +17,8 @@ import tensorflow as tf
 from . import callbacks as cb
 from . import data as data_lib
 from . import runs
-from .config import GANConfig
+from .augment import make_augment
+from .config import GANConfig, diffaugment_policies
 from .gan import DCGAN
 from .models import build_discriminator, build_generator
 
@@ -66,7 +67,8 @@ def build_gan(cfg: GANConfig, strategy: tf.distribute.Strategy | None = None) ->
     keras.utils.set_random_seed(cfg.seed)
     with strategy.scope():
         gan = DCGAN(build_generator(cfg, dtype=policy), build_discriminator(cfg, dtype=policy),
-                    latent_dim=cfg.latent_dim, label_smoothing=cfg.label_smoothing, seed=cfg.seed)
+                    latent_dim=cfg.latent_dim, label_smoothing=cfg.label_smoothing, seed=cfg.seed,
+                    diffaugment=diffaugment_policies(cfg))
         gan.compile(
             d_optimizer=keras.optimizers.Adam(cfg.d_lr, beta_1=cfg.beta_1, beta_2=cfg.beta_2),
             g_optimizer=keras.optimizers.Adam(cfg.g_lr, beta_1=cfg.beta_1, beta_2=cfg.beta_2),
@@ -155,6 +157,7 @@ def train(cfg: GANConfig, data, run_dir, resume: bool = False, max_minutes: floa
         gan.fit(dataset, epochs=last_epoch, initial_epoch=first_epoch, steps_per_epoch=steps_per_epoch,
                 callbacks=callbacks, verbose=verbose, shuffle=False)
 
+    augment = make_augment(cfg)
     if cfg.data_pipeline == "array_slices":
         # Scenario 1: the same in-order slices every epoch (a partial epoch restarts its slices where it stopped).
         if step_in_epoch:
@@ -166,12 +169,12 @@ def train(cfg: GANConfig, data, run_dir, resume: bool = False, max_minutes: floa
     else:
         if step_in_epoch:  # finish the interrupted epoch on exactly its remaining batches
             rest = data_lib.make_dataset(images, cfg.batch_size, epoch + 1, seed=cfg.seed, initial_epoch=epoch,
-                                         dtype=dtype).skip(step_in_epoch)
+                                         dtype=dtype, augment=augment).skip(step_in_epoch)
             fit(rest, epoch, epoch + 1, steps - step_in_epoch)
             epoch += 1
         if epoch < cfg.epochs and not gan.stop_training:
             dataset = data_lib.make_dataset(images, cfg.batch_size, cfg.epochs, seed=cfg.seed, initial_epoch=epoch,
-                                            dtype=dtype)
+                                            dtype=dtype, augment=augment)
             fit(dataset, epoch, cfg.epochs, steps)
 
     final = runs.checkpoint_meta(run_dir)
