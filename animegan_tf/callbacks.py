@@ -57,6 +57,17 @@ def plot_losses(history: dict[str, list[float]], path: Path, title: str = "") ->
     atomic_write_bytes(path, buf.getvalue())
 
 
+class EpochTimer(keras.callbacks.Callback):
+    """Adds `epoch_seconds` (wall time of the epoch's steps) to the epoch logs; put it before CSVLogger."""
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self.start = time.perf_counter()
+
+    def on_epoch_end(self, epoch, logs=None):
+        if logs is not None:
+            logs["epoch_seconds"] = time.perf_counter() - self.start
+
+
 class SampleGrid(keras.callbacks.Callback):
     """After every epoch, the generator's images for the run's fixed z -> samples/epoch_NNNN.png."""
 

@@ -124,3 +124,75 @@ def restore_checkpoint(run_dir: Path, gan, groups=None) -> dict:
                 else:
                     var.assign(value)
         return json.loads(ckpt["meta"].tobytes().decode())
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Comparing runs (notebooks 01-04)
+# ---------------------------------------------------------------------------------------------------------------
+
+def load_metrics(run_dir: Path) -> list[dict]:
+    """metrics.jsonl -> list of dicts (one per evaluation), [] when there is none."""
+    path = Path(run_dir) / "metrics.jsonl"
+    if not path.exists():
+        return []
+    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+
+
+def append_metrics(run_dir: Path, record: dict) -> None:
+    """Append one evaluation to metrics.jsonl (rewritten atomically, so a kill never leaves half a line)."""
+    path = Path(run_dir) / "metrics.jsonl"
+    old = path.read_text() if path.exists() else ""
+    atomic_write_bytes(path, (old + json.dumps(record, sort_keys=True) + "\n").encode())
+
+
+def last_sample_grid(run_dir: Path) -> Path | None:
+    grids = sorted((Path(run_dir) / "samples").glob("epoch_*.png"))
+    return grids[-1] if grids else None
+
+
+def load_run(run_dir: Path) -> dict:
+    """Everything a comparison needs from one run folder."""
+    run_dir = Path(run_dir)
+    labels_path = run_dir / "labels.json"
+    return {
+        "name": run_dir.name,
+        "dir": run_dir,
+        "config": load_config(run_dir),
+        "history": load_history(run_dir),
+        "metrics": load_metrics(run_dir),
+        "labels": json.loads(labels_path.read_text()) if labels_path.exists() else {},
+        "checkpoint": checkpoint_meta(run_dir),
+        "grid": last_sample_grid(run_dir),
+    }
+
+
+def find_runs(root: Path) -> list[Path]:
+    """Run folders (those with a config.json) under `root`, sorted by name."""
+    root = Path(root)
+    return sorted(p.parent for p in root.glob("*/config.json"))
+
+
+def summary_row(run: dict) -> dict:
+    """One table row: the config knobs people compare, the last epoch's losses, the latest metrics."""
+    cfg = run["config"]
+    history = run["history"]
+    row = {
+        "run": run["name"], "preset": cfg.name, "batch": cfg.batch_size, "g_lr": cfg.g_lr, "d_lr": cfg.d_lr,
+        "precision": cfg.precision, "epochs_done": (run["checkpoint"] or {}).get("epoch", 0),
+    }
+    for key in ("g_loss", "d_real_loss", "d_fake_loss"):
+        row[key] = round(history[key][-1], 4) if history.get(key) else None
+    if history.get("epoch_seconds"):
+        row["s_per_epoch"] = round(float(np.median(history["epoch_seconds"])), 1)
+    latest = run["metrics"][-1] if run["metrics"] else {}
+    for key in ("kid", "fid", "gq_pct", "dq_pct", "pq_pct"):
+        if key in latest:
+            row[key] = latest[key]
+    return row
+
+
+def runs_table(run_dirs):
+    """A pandas DataFrame with one summary row per run folder."""
+    import pandas as pd
+
+    return pd.DataFrame([summary_row(load_run(d)) for d in run_dirs])

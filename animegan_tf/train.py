@@ -144,6 +144,7 @@ def train(cfg: GANConfig, data, run_dir, resume: bool = False, max_minutes: floa
     budget = cb.TimeBudget(max_minutes) if max_minutes else None
     checkpoint = cb.Checkpoint(run_dir, steps, step_offset=step_in_epoch)
     callbacks = [
+        cb.EpochTimer(),  # before CSVLogger, so history.csv gets epoch_seconds
         keras.callbacks.CSVLogger(str(run_dir / "history.csv"), append=True),
         cb.SampleGrid(run_dir, fixed_z),
         cb.LossPlot(run_dir, title=cfg.name),
