@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import argparse
 import os
+
+import numpy as np
 import sys
 import warnings
 from pathlib import Path
@@ -60,6 +62,16 @@ def build_parser() -> argparse.ArgumentParser:
     sample.add_argument("--seed", type=int, default=0, help="seed of the latents")
 
     sub.add_parser("presets", help="list the presets and their settings")
+
+    evaluate = sub.add_parser("evaluate", help="GQ/DQ/PQ by the automatic judge, FID and KID")
+    source = evaluate.add_mutually_exclusive_group(required=True)
+    source.add_argument("--run", help="run folder: sample --n images from its latest generator")
+    source.add_argument("--images", help="folder (or zip) of images to evaluate")
+    evaluate.add_argument("--n", type=int, default=2000, help="samples from the run (default 2000)")
+    evaluate.add_argument("--ref", default=None,
+                          help="real images to compare with (folder, zip, synthetic); default: the run's data")
+    evaluate.add_argument("--seed", type=int, default=0)
+    evaluate.add_argument("--save", default=None, help="JSON file for the result (--images; default: print only)")
 
     download = sub.add_parser("download", help="download a Kaggle anime face set (needs a Kaggle API token)")
     download.add_argument("--dataset", required=True,
@@ -132,7 +144,7 @@ def cmd_train(args) -> int:
 
     try:
         train(cfg, images, args.out, resume=args.resume, max_minutes=args.max_minutes,
-              verbose=2 if args.quiet else "auto")
+              verbose=2 if args.quiet else "auto", data_source=str(data))
     except (FileExistsError, FileNotFoundError, DataError) as exc:
         raise UsageError(str(exc)) from None
     print(f"run folder: {Path(args.out).resolve()}")
@@ -160,6 +172,51 @@ def cmd_sample(args) -> int:
     if args.grid:
         save_png(image_grid(images), Path(args.grid))
         print(f"wrote grid {args.grid}")
+    return 0
+
+
+def cmd_evaluate(args) -> int:
+    import json
+
+    from . import runs
+    from .data import DataError, load_array
+    from .evaluate import evaluate_images, evaluate_run, format_result, reference_sample
+
+    for path in (args.run, args.images, args.ref):
+        if path and not str(path).startswith("synthetic") and not Path(path).exists():
+            raise UsageError(f"path not found: {path}")
+    try:
+        if args.run:
+            if args.n < 2:
+                raise UsageError(f"--n must be >= 2, got {args.n}")
+            try:
+                cfg = runs.load_config(Path(args.run))
+            except FileNotFoundError as exc:
+                raise UsageError(str(exc)) from None
+            ref_spec = args.ref or runs.data_source(Path(args.run))
+            if not ref_spec:
+                raise UsageError(f"{args.run} does not record its data: pass --ref PATH")
+            reference = reference_sample(load_array(ref_spec, cfg.image_size))
+            try:
+                result = evaluate_run(Path(args.run), args.n, reference, seed=args.seed)
+            except FileNotFoundError as exc:
+                raise UsageError(str(exc)) from None
+            print(f"{args.run} (epoch {result['epoch']}): {format_result(result)}")
+            print(f"appended to {Path(args.run) / 'metrics.jsonl'}")
+        else:
+            if not args.ref:
+                raise UsageError("--images needs --ref PATH (real images to compare with)")
+            images = np.asarray(load_array(args.images))
+            reference = reference_sample(load_array(args.ref, images.shape[1]))
+            result = evaluate_images(images, reference, seed=args.seed)
+            print(f"{args.images}: {format_result(result)}")
+            if args.save:
+                from .data import atomic_write_bytes
+
+                atomic_write_bytes(Path(args.save), (json.dumps(result, indent=2) + "\n").encode())
+                print(f"saved {args.save}")
+    except DataError as exc:
+        raise UsageError(str(exc)) from None
     return 0
 
 
@@ -205,7 +262,8 @@ def cmd_preview(args) -> int:
     return 0
 
 
-COMMANDS = {"train": cmd_train, "sample": cmd_sample, "presets": cmd_presets, "download": cmd_download,
+COMMANDS = {"train": cmd_train, "sample": cmd_sample, "presets": cmd_presets, "evaluate": cmd_evaluate,
+            "download": cmd_download,
             "synth": cmd_synth, "preview": cmd_preview}
 
 

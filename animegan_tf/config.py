@@ -73,6 +73,8 @@ class GANConfig:
     precision: str = "auto"  # float32 | mixed_float16 | mixed_bfloat16 | auto (f16 on GPU, measured fastest on CPU)
     jit_compile: str = "auto"  # XLA: "auto" (Keras: on for GPUs, off on CPU-only machines), "on" or "off"
     strategy: str = "default"  # tf.distribute strategy: "default" (one device) or "mirrored" (all local devices)
+    eval_every: int = 0  # every K epochs: KID + GQ/DQ/PQ of eval_samples into metrics.jsonl, best.npz by KID; 0 = off
+    eval_samples: int = 500  # samples per evaluation during training
     seed: int = 0  # seeds weights, data order, z and the fixed sample z
     num_samples: int = 64  # images in the per-epoch sample grid (a square number)
 
@@ -181,7 +183,8 @@ def validate(cfg: GANConfig) -> None:
         if policy not in ("color", "translation", "cutout"):
             raise ConfigError(f"diffaugment={cfg.diffaugment!r}: {policy!r} is not allowed: use a comma-separated "
                               f"subset of color, translation, cutout")
-    for name in ("batch_size", "latent_dim", "g_base_filters", "g_kernel_size", "d_kernel_size", "channels",
+    _check_range("eval_every", cfg.eval_every, 0, math.inf)
+    for name in ("eval_samples", "batch_size", "latent_dim", "g_base_filters", "g_kernel_size", "d_kernel_size", "channels",
                  "epochs", "num_samples"):
         _check_range(name, getattr(cfg, name), 1, math.inf)
     for name in ("g_filters", "d_filters"):

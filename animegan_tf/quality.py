@@ -270,7 +270,8 @@ def on_manifold(feats: np.ndarray, ref_feats: np.ndarray, radii: np.ndarray) -> 
     return inside
 
 
-def judge(images, reference, k: int = MANIFOLD_K, batch_size: int = 50, verbose: bool = False) -> dict:
+def judge(images, reference, k: int = MANIFOLD_K, batch_size: int = 50, verbose: bool = False,
+          features=None) -> dict:
     """GQ / DQ / PQ of each image, automatically.
 
     Recognisable = the anime face detector finds a face (`detect_faces`); not distorted = the image's FID-Inception
@@ -280,6 +281,7 @@ def judge(images, reference, k: int = MANIFOLD_K, batch_size: int = 50, verbose:
     Args:
         images: (N, H, W, 3) uint8 images to judge.
         reference: real images (M, H, W, 3) uint8, or a dict from `metrics.reference_features` (cached features).
+        features: the images' FID-Inception features when already computed.
     Returns:
         tally(...) plus "labels" (one per image), "face" and "manifold" (bool lists) and "k".
     """
@@ -290,7 +292,9 @@ def judge(images, reference, k: int = MANIFOLD_K, batch_size: int = 50, verbose:
     ref = reference if isinstance(reference, dict) else metrics.reference_features(np.asarray(reference),
                                                                                  batch_size=batch_size)
     ref_feats = np.asarray(ref["feats"], dtype=np.float64)
-    feats = np.asarray(metrics.inception_features(images, batch_size=batch_size), dtype=np.float64)
+    if features is None:
+        features = metrics.inception_features(images, batch_size=batch_size)
+    feats = np.asarray(features, dtype=np.float64)
     inside = on_manifold(feats, ref_feats, manifold_radii(ref_feats, k))
     labels = ["PQ" if not f else ("GQ" if m else "DQ") for f, m in zip(faces, inside)]
     result = tally(labels, verbose=verbose)

@@ -7,6 +7,10 @@ runs/<name>/
   losses.png            G loss, D-real loss and D-fake loss per epoch
   samples/epoch_0001.png ...
   checkpoints/latest.npz  full training state, written atomically (temp file + rename)
+  checkpoints/best.npz    the state with the lowest KID (when eval_every > 0)
+  metrics.jsonl         one evaluation per line: GQ/DQ/PQ %, KID (and FID), by epoch
+  labels.json           manual GQ/DQ/PQ labels (quality.label), written at every click
+  data.json             the --data source the run trained on
   generator.keras       the trained generator, at the end
 """
 
@@ -23,10 +27,20 @@ from .config import GANConfig
 from .data import atomic_write_bytes
 
 CHECKPOINT = Path("checkpoints") / "latest.npz"
+BEST_CHECKPOINT = Path("checkpoints") / "best.npz"  # lowest KID so far (when evaluation during training is on)
 
 
 def write_config(run_dir: Path, cfg: GANConfig) -> None:
     atomic_write_bytes(Path(run_dir) / "config.json", (cfg.to_json() + "\n").encode())
+
+
+def write_data_source(run_dir: Path, source: str, num_images: int) -> None:
+    atomic_write_bytes(Path(run_dir) / "data.json", json.dumps({"source": source, "images": num_images}).encode())
+
+
+def data_source(run_dir: Path) -> str | None:
+    path = Path(run_dir) / "data.json"
+    return json.loads(path.read_text())["source"] if path.exists() else None
 
 
 def load_config(run_dir: Path) -> GANConfig:
@@ -76,7 +90,7 @@ def _state_groups(gan) -> dict[str, list]:
     }
 
 
-def save_checkpoint(run_dir: Path, gan, epoch: int, step_in_epoch: int = 0) -> Path:
+def save_checkpoint(run_dir: Path, gan, epoch: int, step_in_epoch: int = 0, path: Path = CHECKPOINT) -> Path:
     """Write the whole training state atomically.
 
     Args:
@@ -91,7 +105,7 @@ def save_checkpoint(run_dir: Path, gan, epoch: int, step_in_epoch: int = 0) -> P
                                    dtype=np.uint8)
     buf = io.BytesIO()
     np.savez(buf, **arrays)
-    path = Path(run_dir) / CHECKPOINT
+    path = Path(run_dir) / path
     atomic_write_bytes(path, buf.getvalue())
     return path
 

@@ -19,6 +19,7 @@ from . import data as data_lib
 from . import runs
 from .augment import make_augment
 from .config import GANConfig, diffaugment_policies
+from .evaluate import QualityMonitor, reference_sample
 from .gan import DCGAN
 from .models import build_discriminator, build_generator
 
@@ -105,7 +106,7 @@ def generate(generator, n: int, seed: int = 0, batch_size: int = 256) -> np.ndar
 
 
 def train(cfg: GANConfig, data, run_dir, resume: bool = False, max_minutes: float | None = None,
-          verbose: int | str = "auto", extra_callbacks=()) -> DCGAN:
+          verbose: int | str = "auto", extra_callbacks=(), data_source: str | None = None) -> DCGAN:
     """Train `cfg` on `data` into `run_dir`; returns the trained DCGAN.
 
     Args:
@@ -114,6 +115,7 @@ def train(cfg: GANConfig, data, run_dir, resume: bool = False, max_minutes: floa
         resume: continue from the run folder's checkpoint exactly (epoch, optimizers, loss scale, z stream, data
             order); `cfg.epochs` may be raised to train longer.
         max_minutes: stop cleanly after the step in progress once this budget is spent, and checkpoint.
+        data_source: what `data` came from, recorded in data.json (defaults to `data` when it is a string).
     """
     run_dir = Path(run_dir)
     meta = runs.checkpoint_meta(run_dir)
@@ -130,6 +132,8 @@ def train(cfg: GANConfig, data, run_dir, resume: bool = False, max_minutes: floa
     steps = data_lib.steps_per_epoch(len(images), cfg.batch_size)
     run_dir.mkdir(parents=True, exist_ok=True)
     runs.write_config(run_dir, cfg)
+    if data_source or not isinstance(data, np.ndarray):
+        runs.write_data_source(run_dir, str(data_source or data), len(images))
     fixed_z = runs.fixed_latents(run_dir, cfg)
 
     strategy = make_strategy(cfg)
@@ -149,6 +153,8 @@ def train(cfg: GANConfig, data, run_dir, resume: bool = False, max_minutes: floa
         cb.SampleGrid(run_dir, fixed_z),
         cb.LossPlot(run_dir, title=cfg.name),
         checkpoint,
+        *([QualityMonitor(run_dir, reference_sample(images), every=cfg.eval_every, n=cfg.eval_samples,
+                          seed=cfg.seed)] if cfg.eval_every else []),
         *([budget] if budget else []),
         *extra_callbacks,
     ]
