@@ -1,0 +1,122 @@
+"""What the scenario notebooks call: choose the data, run a config under a time budget, evaluate, compare.
+
+Environment switches (read once, at the top of every notebook):
+  ANIMEGAN_FAST=1      tiny settings for tests (embedded data, a few steps, a few samples)
+  ANIMEGAN_DATA=PATH   a folder or zip of real faces to train on
+  ANIMEGAN_MINUTES=M   time budget per training run (a CPU user can finish a notebook in an evening)
+  ANIMEGAN_RUNS=DIR    where run folders go (default: the checkout's runs/, FAST runs under runs/fast/)
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from . import runs
+from .config import GANConfig
+from .data import data_dir, load_array
+from .download import KNOWN_DATASETS
+
+
+@dataclass(frozen=True)
+class Settings:
+    """The knobs a notebook derives from the environment."""
+    fast: bool
+    data: str  # a --data value
+    minutes: float | None  # budget per run (None = the seeds' full epochs)
+    n_small: int  # samples judged the way seed 003 did by eye (20)
+    n_eval: int  # samples for the figure to trust (1,000) and for KID
+    runs_root: Path
+
+
+def settings(notebook: str) -> Settings:
+    fast = os.environ.get("ANIMEGAN_FAST") == "1"
+    minutes = os.environ.get("ANIMEGAN_MINUTES")
+    return Settings(
+        fast=fast,
+        data=pick_data(fast),
+        minutes=float(minutes) if minutes else None,
+        n_small=20,
+        n_eval=40 if fast else 1000,
+        runs_root=runs_root(notebook, fast),
+    )
+
+
+def pick_data(fast: bool = False) -> str:
+    """ANIMEGAN_DATA, else a Kaggle set already in data/, else the embedded synthetic faces."""
+    if fast:
+        return "synthetic:512"
+    if os.environ.get("ANIMEGAN_DATA"):
+        return os.environ["ANIMEGAN_DATA"]
+    for ref in KNOWN_DATASETS.values():
+        folder = data_dir() / ref.split("/")[1]
+        if folder.is_dir():
+            return str(folder)
+    return "synthetic"
+
+
+def runs_root(notebook: str, fast: bool = False) -> Path:
+    if os.environ.get("ANIMEGAN_RUNS"):
+        base = Path(os.environ["ANIMEGAN_RUNS"])
+    else:
+        checkout = Path(__file__).resolve().parent.parent
+        base = checkout / "runs" if (checkout / "pyproject.toml").exists() else Path.cwd() / "runs"
+    return base / "fast" / notebook if fast else base / notebook
+
+
+def for_this_machine(cfg: GANConfig, fast: bool) -> GANConfig:
+    """The seed's config, adapted only where this machine or a test run needs it (and said so)."""
+    from .train import has_gpu
+
+    if cfg.precision == "mixed_float16" and not has_gpu():
+        # float16 is emulated on CPUs (several times slower); the comparison is about the other knobs.
+        cfg = cfg.replace(precision="auto")
+    if fast:
+        cfg = cfg.replace(epochs=1, batch_size=min(cfg.batch_size, 64), num_samples=16)
+    return cfg
+
+
+def run(cfg: GANConfig, data_spec: str, run_dir: Path, minutes: float | None = None, fresh: bool = False,
+        images: np.ndarray | None = None) -> Path:
+    """Train `cfg` into `run_dir`, or continue it when it is unfinished; a finished run is left as it is.
+
+    fresh=True deletes an existing run folder first (FAST test runs start from scratch every time).
+    """
+    from .train import train
+
+    run_dir = Path(run_dir)
+    if fresh and run_dir.exists():
+        shutil.rmtree(run_dir)
+    meta = runs.checkpoint_meta(run_dir)
+    if meta and meta["epoch"] >= cfg.epochs:
+        print(f"{run_dir.name}: finished earlier ({meta['epoch']} epochs), reusing it")
+        return run_dir
+    images = load_array(data_spec, cfg.image_size) if images is None else images
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)  # Keras' per-fit chatter
+        train(cfg, images, run_dir, resume=meta is not None, max_minutes=minutes, verbose=0, data_source=data_spec)
+    done = runs.checkpoint_meta(run_dir)
+    print(f"{run_dir.name}: {done['epoch']} epoch(s) done of {cfg.epochs}"
+          + (f" (time budget {minutes:g} min)" if minutes else ""))
+    return run_dir
+
+
+def evaluate(run_dir: Path, reference: np.ndarray, n: int, seed: int = 0) -> dict:
+    """The run's latest evaluation with n samples at its current epoch, computed once and kept in metrics.jsonl."""
+    from .evaluate import evaluate_run
+
+    epoch = (runs.checkpoint_meta(run_dir) or {}).get("epoch", 0)
+    for record in reversed(runs.load_metrics(run_dir)):
+        if record.get("epoch") == epoch and record.get("n") == n and record.get("seed", 0) == seed:
+            return record
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)  # the small-sample FID warning: KID is reported beside it
+        result = evaluate_run(run_dir, n, reference, seed=seed, with_fid=n >= 200, record=False)
+    result["seed"] = seed
+    runs.append_metrics(run_dir, result)
+    return result
