@@ -5,6 +5,7 @@ Environment switches (read once, at the top of every notebook):
   ANIMEGAN_DATA=PATH   a folder or zip of real faces to train on
   ANIMEGAN_MINUTES=M   time budget per training run (a CPU user can finish a notebook in an evening)
   ANIMEGAN_RUNS=DIR    where run folders go (default: the checkout's runs/, FAST runs under runs/fast/)
+  ANIMEGAN_SAMPLES=N   samples judged per run for the trusted tally and KID (default 1,000; FAST 40)
 """
 
 from __future__ import annotations
@@ -37,12 +38,13 @@ class Settings:
 def settings(notebook: str) -> Settings:
     fast = os.environ.get("ANIMEGAN_FAST") == "1"
     minutes = os.environ.get("ANIMEGAN_MINUTES")
+    samples = os.environ.get("ANIMEGAN_SAMPLES")
     return Settings(
         fast=fast,
         data=pick_data(fast),
         minutes=float(minutes) if minutes else None,
         n_small=20,
-        n_eval=40 if fast else 1000,
+        n_eval=40 if fast else int(samples or 1000),
         runs_root=runs_root(notebook, fast),
     )
 
