@@ -11,26 +11,9 @@ from pathlib import Path
 
 import keras
 import numpy as np
-from PIL import Image
 
 from . import runs
-from .data import atomic_write_bytes, to_uint8
-
-
-def image_grid(images: np.ndarray, cols: int | None = None) -> np.ndarray:
-    """(N, H, W, C) uint8 -> one (rows*H, cols*W, C) uint8 mosaic; missing cells stay black."""
-    n, h, w, c = images.shape
-    cols = cols or int(np.ceil(np.sqrt(n)))
-    rows = int(np.ceil(n / cols))
-    padded = np.zeros((rows * cols, h, w, c), dtype=np.uint8)
-    padded[:n] = images
-    return padded.reshape(rows, cols, h, w, c).transpose(0, 2, 1, 3, 4).reshape(rows * h, cols * w, c)
-
-
-def save_png(array: np.ndarray, path: Path) -> None:
-    buf = io.BytesIO()
-    Image.fromarray(array).save(buf, format="PNG")
-    atomic_write_bytes(path, buf.getvalue())
+from .data import atomic_write_bytes, image_grid, save_png, to_uint8
 
 
 def plot_losses(history: dict[str, list[float]], path: Path, title: str = "") -> None:

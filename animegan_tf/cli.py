@@ -14,11 +14,11 @@ from __future__ import annotations
 
 import argparse
 import os
-
-import numpy as np
 import sys
 import warnings
 from pathlib import Path
+
+import numpy as np
 
 EXIT_USAGE = 2
 
@@ -152,7 +152,7 @@ def cmd_train(args) -> int:
 
 
 def cmd_sample(args) -> int:
-    from .callbacks import image_grid, save_png
+    from .data import image_grid, save_png
     from .train import generate, load_generator
 
     if args.n < 1:
@@ -233,7 +233,7 @@ def cmd_download(args) -> int:
 
 
 def cmd_synth(args) -> int:
-    from .callbacks import save_png
+    from .data import save_png
     from .synthetic import synthetic_faces
 
     if args.n < 1:
@@ -248,7 +248,7 @@ def cmd_synth(args) -> int:
 
 
 def cmd_preview(args) -> int:
-    from .callbacks import save_png
+    from .data import save_png
     from .data import DataError, load_array, preview_grid
 
     if args.data and not str(args.data).startswith("synthetic") and not Path(args.data).exists():

@@ -272,10 +272,24 @@ def normalize(images, dtype="float32"):
     return tf.cast(images, dtype) / tf.constant(127.5, dtype) - tf.constant(1.0, dtype)
 
 
+def image_grid(images: np.ndarray, cols: int | None = None) -> np.ndarray:
+    """(N, H, W, C) uint8 -> one (rows*H, cols*W, C) uint8 mosaic; missing cells stay black."""
+    n, h, w, c = images.shape
+    cols = cols or int(np.ceil(np.sqrt(n)))
+    rows = int(np.ceil(n / cols))
+    padded = np.zeros((rows * cols, h, w, c), dtype=np.uint8)
+    padded[:n] = images
+    return padded.reshape(rows, cols, h, w, c).transpose(0, 2, 1, 3, 4).reshape(rows * h, cols * w, c)
+
+
+def save_png(array: np.ndarray, path: Path) -> None:
+    buf = io.BytesIO()
+    Image.fromarray(array).save(buf, format="PNG")
+    atomic_write_bytes(path, buf.getvalue())
+
+
 def preview_grid(images: np.ndarray, n: int = 25, seed: int = 0) -> np.ndarray:
     """n random images of a dataset (uint8 array) as one square uint8 grid, as seed 001 shows before training."""
-    from .callbacks import image_grid
-
     rng = np.random.default_rng(seed)
     picks = np.sort(rng.choice(len(images), size=min(n, len(images)), replace=False))
     return image_grid(np.asarray(images[picks]))

@@ -74,6 +74,7 @@ class Timer:
         elapsed = time.perf_counter() - start
         if record:
             self.rates.append(steps * batch / elapsed)
+            print(f"  {self.name}: {self.rates[-1]:.1f} img/s", flush=True)
 
 
 def epochs_for(steps, cfg, images):
