@@ -18,12 +18,11 @@ from .data import atomic_write_bytes, image_grid, save_png, to_uint8
 
 def plot_losses(history: dict[str, list[float]], path: Path, title: str = "") -> None:
     """G loss, D-real loss and D-fake loss per epoch, as seed 003 shows them."""
-    import matplotlib
+    # A bare Figure (no pyplot): drawing a file must not change the notebook's backend or leave figures open.
+    from matplotlib.figure import Figure
 
-    matplotlib.use("Agg", force=False)
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(7, 4))
+    fig = Figure(figsize=(7, 4))
+    ax = fig.subplots()
     epochs = [e + 1 for e in history.get("epoch", [])]
     for key, label in (("g_loss", "generator"), ("d_real_loss", "discriminator real"),
                        ("d_fake_loss", "discriminator fake")):
@@ -36,7 +35,6 @@ def plot_losses(history: dict[str, list[float]], path: Path, title: str = "") ->
     ax.grid(alpha=0.3)
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=100, bbox_inches="tight")
-    plt.close(fig)
     atomic_write_bytes(path, buf.getvalue())
 
 
