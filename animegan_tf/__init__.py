@@ -15,7 +15,7 @@ _PUBLIC = {
     "apply_overrides": "config",
     "build_generator": "models", "build_discriminator": "models",
     "DCGAN": "gan",
-    "train": "train", "build_gan": "train", "load_generator": "train", "generate": "train",
+    "train": "training", "build_gan": "training", "load_generator": "training", "generate": "training",
     "load_images": "data", "load_array": "data", "make_dataset": "data", "DataError": "data",
     "synthetic_faces": "synthetic",
 }

@@ -140,7 +140,7 @@ def cmd_train(args) -> int:
         raise UsageError(str(exc)) from None
     print(f"data: {len(images)} images of {cfg.image_size}x{cfg.image_size} from {data}")
 
-    from .train import train
+    from .training import train
 
     try:
         train(cfg, images, args.out, resume=args.resume, max_minutes=args.max_minutes,
@@ -153,7 +153,7 @@ def cmd_train(args) -> int:
 
 def cmd_sample(args) -> int:
     from .data import image_grid, save_png
-    from .train import generate, load_generator
+    from .training import generate, load_generator
 
     if args.n < 1:
         raise UsageError(f"--n must be >= 1, got {args.n}")

@@ -339,7 +339,7 @@ def make_dataset(images: np.ndarray, batch_size: int, epochs: int, seed: int = 0
 def load_images(path, cfg, initial_epoch: int = 0):
     """A folder/zip/"synthetic" -> the tf.data.Dataset `fit` trains on, for `cfg` (batch, epochs, seed, dtype)."""
     from .augment import make_augment
-    from .train import compute_dtype
+    from .training import compute_dtype
 
     images = load_array(path, cfg.image_size)
     return make_dataset(images, cfg.batch_size, cfg.epochs, seed=cfg.seed, initial_epoch=initial_epoch,

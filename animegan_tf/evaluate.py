@@ -50,7 +50,7 @@ def evaluate_images(images: np.ndarray, reference: np.ndarray, with_fid: bool = 
 def evaluate_run(run_dir, n: int, reference: np.ndarray, seed: int = 0, with_fid: bool = True,
                  record: bool = True) -> dict:
     """Sample n images from a run's latest generator, evaluate them, and append the result to metrics.jsonl."""
-    from .train import generate, load_generator
+    from .training import generate, load_generator
 
     run_dir = Path(run_dir)
     images = generate(load_generator(run_dir), n, seed=seed)
@@ -88,7 +88,7 @@ class QualityMonitor(keras.callbacks.Callback):
     def on_epoch_end(self, epoch, logs=None):
         if (epoch + 1) % self.every or self.model.stop_training:
             return
-        from .train import generate
+        from .training import generate
 
         images = generate(self.model.generator, self.n, seed=self.seed)
         result = {"epoch": epoch + 1, "time": time.strftime("%Y-%m-%dT%H:%M:%S"),

@@ -28,6 +28,7 @@ from .download import KNOWN_DATASETS
 class Settings:
     """The knobs a notebook derives from the environment."""
     fast: bool
+    device: str  # "GPU" or "CPU" (asking starts TensorFlow, so its start-up log lands in the set-up cell)
     data: str  # a --data value
     minutes: float | None  # budget per run (None = the seeds' full epochs)
     n_small: int  # samples judged the way seed 003 did by eye (20)
@@ -39,8 +40,11 @@ def settings(notebook: str) -> Settings:
     fast = os.environ.get("ANIMEGAN_FAST") == "1"
     minutes = os.environ.get("ANIMEGAN_MINUTES")
     samples = os.environ.get("ANIMEGAN_SAMPLES")
+    from .training import has_gpu
+
     return Settings(
         fast=fast,
+        device="GPU" if has_gpu() else "CPU",
         data=pick_data(fast),
         minutes=float(minutes) if minutes else None,
         n_small=20,
@@ -73,7 +77,7 @@ def runs_root(notebook: str, fast: bool = False) -> Path:
 
 def for_this_machine(cfg: GANConfig, fast: bool) -> GANConfig:
     """The seed's config, adapted only where this machine or a test run needs it (and said so)."""
-    from .train import has_gpu
+    from .training import has_gpu
 
     if cfg.precision == "mixed_float16" and not has_gpu():
         # float16 is emulated on CPUs (several times slower); the comparison is about the other knobs.
@@ -89,7 +93,7 @@ def run(cfg: GANConfig, data_spec: str, run_dir: Path, minutes: float | None = N
 
     fresh=True deletes an existing run folder first (FAST test runs start from scratch every time).
     """
-    from .train import train
+    from .training import train
 
     run_dir = Path(run_dir)
     if fresh and run_dir.exists():

@@ -5,7 +5,7 @@ import tensorflow as tf
 from animegan_tf.augment import adjust_sharpness, diff_augment, gaussian_blur, make_augment
 from animegan_tf.config import ConfigError
 from animegan_tf.data import make_dataset
-from animegan_tf.train import train
+from animegan_tf.training import train
 from conftest import blob_images, tiny_config
 
 SEED = tf.constant([3, 4], tf.int64)

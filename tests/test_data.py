@@ -9,7 +9,7 @@ from PIL import Image
 
 from animegan_tf import data
 from animegan_tf.cli import main
-from animegan_tf.train import train
+from animegan_tf.training import train
 from conftest import blob_images, tiny_config
 
 

@@ -5,7 +5,7 @@ import tensorflow as tf
 
 from animegan_tf import runs
 from animegan_tf.data import make_dataset
-from animegan_tf.train import build_gan, train
+from animegan_tf.training import build_gan, train
 from conftest import blob_images, tiny_config
 
 
@@ -45,7 +45,7 @@ def test_one_step_updates_both_networks_and_batchnorm_statistics(precision):
 
 def test_two_steps_under_mirrored_strategy_on_two_cpu_devices():
     cfg = tiny_config(strategy="mirrored")
-    from animegan_tf.train import make_strategy
+    from animegan_tf.training import make_strategy
 
     strategy = make_strategy(cfg)
     assert strategy.num_replicas_in_sync == 2

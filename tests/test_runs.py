@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from animegan_tf import lab, plots, runs
-from animegan_tf.train import load_generator, train
+from animegan_tf.training import load_generator, train
 from conftest import blob_images, tiny_config
 
 
