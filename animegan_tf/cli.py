@@ -34,6 +34,12 @@ def _one_line_warnings():
     warnings.formatwarning = fmt
 
 
+def _require_path(path, what: str = "data path") -> None:
+    """A --data/--run/--ref value that names a file or folder must exist ("synthetic[:N]" names none)."""
+    if path and not str(path).startswith("synthetic") and not Path(path).exists():
+        raise UsageError(f"{what} not found: {path}")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="animegan-tf", description="DCGAN lab for 64x64 anime faces (TensorFlow/Keras).",
@@ -132,8 +138,7 @@ def cmd_train(args) -> int:
     if args.dry_run:
         return 0
     data = args.data
-    if data and not str(data).startswith("synthetic") and not Path(data).exists():
-        raise UsageError(f"data path not found: {data}")
+    _require_path(data)
     try:
         images = load_array(data, cfg.image_size)
     except DataError as exc:
@@ -183,8 +188,7 @@ def cmd_evaluate(args) -> int:
     from .evaluate import evaluate_images, evaluate_run, format_result, reference_sample
 
     for path in (args.run, args.images, args.ref):
-        if path and not str(path).startswith("synthetic") and not Path(path).exists():
-            raise UsageError(f"path not found: {path}")
+        _require_path(path, "path")
     try:
         if args.run:
             if args.n < 2:
@@ -251,8 +255,7 @@ def cmd_preview(args) -> int:
     from .data import save_png
     from .data import DataError, load_array, preview_grid
 
-    if args.data and not str(args.data).startswith("synthetic") and not Path(args.data).exists():
-        raise UsageError(f"data path not found: {args.data}")
+    _require_path(args.data)
     try:
         images = load_array(args.data)
     except DataError as exc:
