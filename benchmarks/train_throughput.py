@@ -8,6 +8,8 @@ gives medians over repeats and the ratio fit / bare.
   python benchmarks/train_throughput.py --precision mixed_bfloat16 --repeats 7
   python benchmarks/train_throughput.py --compare-precisions  # float32 vs mixed_bfloat16 vs mixed_float16 (fit)
   python benchmarks/train_throughput.py --compare-xla          # fit with XLA off vs on
+  python benchmarks/train_throughput.py --torch-python .venv-torch/bin/python   # + the PyTorch peer, NCHW and
+                                                                 # channels_last (make bench-torch-env makes it)
 """
 
 from __future__ import annotations
@@ -17,7 +19,10 @@ import json
 import os
 import platform
 import statistics
+import subprocess
+import sys
 import time
+from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
@@ -106,6 +111,23 @@ def make_bare_runner(cfg, images, jit):
     return run
 
 
+class TorchWorker:
+    """The PyTorch peer (torch_dcgan.py) in its own environment, kept warm in a subprocess between timed runs."""
+
+    def __init__(self, python, batch, channels_last):
+        script = Path(__file__).with_name("torch_dcgan.py")
+        cmd = [python, str(script), "--serve", "--batch", str(batch)] + (["--channels-last"] if channels_last else [])
+        self.proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+
+    def __call__(self, steps):
+        self.proc.stdin.write(f"{steps}\n")
+        self.proc.stdin.flush()
+        answer = self.proc.stdout.readline()
+        if not answer:
+            sys.exit(f"error: the PyTorch worker stopped (exit {self.proc.wait()})")
+        return float(answer)
+
+
 def interleave(timers, steps, batch, repeats):
     for t in timers:  # warm-up: tracing, autotuning
         t.measure(max(3, steps // 4), batch, record=False)
@@ -125,6 +147,8 @@ def main():
     ap.add_argument("--xla", choices=("auto", "on", "off"), default="auto")
     ap.add_argument("--compare-precisions", action="store_true")
     ap.add_argument("--compare-xla", action="store_true")
+    ap.add_argument("--torch-python", default=None,
+                    help="python of an environment with torch: adds the PyTorch peer (NCHW and channels_last)")
     args = ap.parse_args()
 
     images = fake_data(args.batch * 8)
@@ -138,6 +162,9 @@ def main():
     else:
         jit = args.xla == "on" or (args.xla == "auto" and bool(gpu))
         timers = [Timer("fit", make_fit_runner(base, images)), Timer("bare", make_bare_runner(base, images, jit))]
+        if args.torch_python:
+            timers += [Timer(f"pytorch_{fmt}", TorchWorker(args.torch_python, args.batch, fmt == "channels_last"))
+                       for fmt in ("nchw", "channels_last")]
     results = interleave(timers, args.steps, args.batch, args.repeats)
     report = {
         "date": time.strftime("%Y-%m-%d"),
@@ -154,6 +181,10 @@ def main():
             results[name]["ratio"] = round(results[name]["median_img_s"] / ref, 3)
     for name, r in results.items():
         print(f"{name:16s} median {r['median_img_s']:8.1f} img/s  ratio {r.get('ratio', 1):.3f}  runs {r['runs']}")
+    for name in (n for n in names if n.startswith("pytorch")):
+        ratio = results["fit"]["median_img_s"] / results[name]["median_img_s"]
+        report[f"fit_over_{name}"] = round(ratio, 3)
+        print(f"fit / {name}: {ratio:.3f}")
     print(json.dumps(report))
 
 
