@@ -7,7 +7,7 @@ PY      = $(VENV)/bin/python
 STAMP   = $(VENV)/.installed
 DEMO_RUN ?= runs/demo-$(shell date +%Y%m%d-%H%M%S)
 
-.PHONY: setup demo test test-unit test-notebooks clean
+.PHONY: setup demo test test-unit test-notebooks bench-torch-env clean
 
 $(STAMP): requirements.txt requirements-dev.txt pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -33,5 +33,13 @@ test-notebooks: setup
 		ANIMEGAN_FAST=1 $(PY) -m pytest --nbval-lax notebooks -q -p no:cacheprovider; \
 	else echo "no notebooks yet"; fi
 
+# The PyTorch peer of benchmarks/train_throughput.py lives in its own environment: torch is never a lab dependency.
+TORCH_VENV ?= .venv-torch
+bench-torch-env: $(TORCH_VENV)/.installed
+$(TORCH_VENV)/.installed:
+	test -x $(TORCH_VENV)/bin/python || $(PYTHON) -m venv $(TORCH_VENV)
+	$(TORCH_VENV)/bin/pip install --quiet torch==2.13.0 numpy
+	touch $@
+
 clean:
-	rm -rf $(VENV) *.egg-info .pytest_cache
+	rm -rf $(VENV) $(TORCH_VENV) *.egg-info .pytest_cache

@@ -11,6 +11,9 @@ beta_1 0.5; N(0, 0.02) init. One step = one D update on a real and a fake batch 
 the same fakes, like the lab's train_step. Real batches are uint8 images sliced from a tensor on the device and
 scaled to [-1, 1] inside the step, as the lab's pipeline does.
 
+The step runs eagerly, as the example does. (torch.compile of the two networks was tried on the H100 with torch
+2.11 and stopped in inductor's channels_last convolution-backward stride check; it is not offered here.)
+
 `--serve` turns the script into a worker for train_throughput.py's interleaved comparison: it reads a step count
 per line on stdin, runs that many steps, and answers with the seconds they took.
 """
@@ -58,7 +61,7 @@ def init_weights(module):
 class Trainer:
     """One DCGAN's models, optimizers and a pool of real uint8 batches on one device."""
 
-    def __init__(self, device="cpu", batch=128, channels_last=False, amp=False, compile_=False, seed=0):
+    def __init__(self, device="cpu", batch=128, channels_last=False, amp=False, seed=0):
         torch.manual_seed(seed)
         torch.backends.cudnn.benchmark = True  # as PyTorch's DCGAN example: autotune conv algorithms (GPU only)
         self.device, self.batch = torch.device(device), batch
@@ -76,7 +79,6 @@ class Trainer:
         self.real_label = torch.ones(batch, 1, device=self.device)
         self.fake_label = torch.zeros(batch, 1, device=self.device)
         self.cursor = 0
-        self.step_fn = torch.compile(self._step) if compile_ else self._step
 
     def _autocast(self):
         if self.amp_dtype is None:
@@ -110,7 +112,7 @@ class Trainer:
         for _ in range(steps):
             lo = self.cursor * self.batch
             self.cursor = (self.cursor + 1) % 8
-            loss = self.step_fn(self.pool[lo:lo + self.batch])
+            loss = self._step(self.pool[lo:lo + self.batch])
         float(loss.detach())
         self._sync()
         return time.perf_counter() - start
@@ -121,7 +123,7 @@ class Trainer:
 
 
 def serve(args):
-    trainer = Trainer(args.device, args.batch[0], args.channels_last, args.amp, args.compile)
+    trainer = Trainer(args.device, args.batch[0], args.channels_last, args.amp)
     for line in sys.stdin:
         print(trainer.run(int(line)), flush=True)
 
@@ -133,7 +135,6 @@ def main():
     ap.add_argument("--steps", type=int, default=20, help="steps per timed run")
     ap.add_argument("--repeats", type=int, default=5)
     ap.add_argument("--amp", action="store_true", help="also time autocast (float16 on cuda, bfloat16 on cpu)")
-    ap.add_argument("--compile", action="store_true", help="torch.compile the step")
     ap.add_argument("--channels-last", action="store_true", help="(--serve) channels_last memory format")
     ap.add_argument("--serve", action="store_true", help="worker mode for train_throughput.py")
     args = ap.parse_args()
@@ -145,7 +146,7 @@ def main():
         variants = {"nchw_f32": dict(channels_last=False), "channels_last_f32": dict(channels_last=True)}
         if args.amp:
             variants["channels_last_amp"] = dict(channels_last=True, amp=True)
-        trainers = {name: Trainer(args.device, batch, compile_=args.compile, **kw) for name, kw in variants.items()}
+        trainers = {name: Trainer(args.device, batch, **kw) for name, kw in variants.items()}
         for t in trainers.values():  # warm-up: cuDNN autotuning, allocator, compilation
             t.run(max(3, args.steps // 4))
         rates = {name: [] for name in trainers}
@@ -162,7 +163,7 @@ def main():
     device = torch.cuda.get_device_name(0) if args.device.startswith("cuda") else "cpu"
     print(json.dumps({"date": time.strftime("%Y-%m-%d"), "device": device, "torch": torch.__version__,
                       "threads": torch.get_num_threads(), "steps": args.steps, "repeats": args.repeats,
-                      "compile": args.compile, "results": results}))
+                      "results": results}))
 
 
 if __name__ == "__main__":
