@@ -14,8 +14,9 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import sys
+import tempfile
 import time
+from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
@@ -42,10 +43,13 @@ def main():
     ap.add_argument("--seed", type=int, default=0)
     args = ap.parse_args()
 
-    faces, _ = ingest(args.faces, image_size=64)
+    if not os.path.exists(args.faces):
+        ap.error(f"--faces {args.faces} does not exist")
+    # decoded into a temporary cache, never into the checkout
+    faces, _ = ingest(args.faces, image_size=64, cache_dir=Path(tempfile.gettempdir()) / "animegan_calib_cache")
     faces = np.asarray(faces)
     if len(faces) < args.n + args.ref:
-        sys.exit(f"error: {args.faces} has {len(faces)} images, need --n + --ref = {args.n + args.ref}")
+        ap.error(f"{args.faces} has {len(faces)} images, need --n + --ref = {args.n + args.ref}")
     rng = np.random.default_rng(args.seed)
     order = rng.permutation(len(faces))
     judged, reference = faces[order[: args.n]], faces[order[args.n: args.n + args.ref]]

@@ -18,7 +18,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import sys
 import tempfile
 import time
 from pathlib import Path
@@ -76,7 +75,7 @@ def main():
     ap.add_argument("--only", choices=("lab", "bare"), default=None, help="train one side only")
     args = ap.parse_args()
     if not Path(args.faces).exists():
-        sys.exit(f"error: --faces {args.faces} does not exist")
+        ap.error(f"--faces {args.faces} does not exist")
 
     out = Path(args.out or tempfile.mkdtemp(prefix="ttq-"))
     out.mkdir(parents=True, exist_ok=True)

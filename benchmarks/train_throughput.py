@@ -42,10 +42,10 @@ def bare_loop(gan, cfg, jit: bool):
     """The same update written as a plain tf.function, no Keras fit machinery, no metric trackers."""
     g, d = gan.generator, gan.discriminator
     g_opt, d_opt = gan.g_optimizer, gan.d_optimizer
-    rng = tf.random.Generator.from_seed(1)
+    rng = tf.random.Generator.from_seed(cfg.seed)  # the same z stream as DCGAN
     bce = tf.nn.sigmoid_cross_entropy_with_logits
 
-    @tf.function(jit_compile=jit)
+    @tf.function(jit_compile=jit, autograph=False)  # no Python control flow to convert
     def step(real):
         n = tf.shape(real)[0]
         z = rng.normal((n, cfg.latent_dim))

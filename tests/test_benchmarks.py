@@ -1,0 +1,61 @@
+"""The benchmark scripts: the bare loop they compare against is the lab's update, and the scripts run.
+
+Nothing here times anything (timings live in BENCHMARKS.md); the PyTorch and Keras-JAX scripts need environments
+that `make test` does not install and are not run here.
+"""
+
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import tensorflow as tf
+
+from animegan_tf.data import normalize
+from animegan_tf.training import build_gan
+from conftest import blob_images, tiny_config
+
+BENCHMARKS = Path(__file__).resolve().parent.parent / "benchmarks"
+sys.path.insert(0, str(BENCHMARKS))
+
+import train_throughput  # noqa: E402
+
+
+def run_script(name, *args, timeout=300):
+    return subprocess.run([sys.executable, str(BENCHMARKS / name), *args], capture_output=True, text=True,
+                          timeout=timeout)
+
+
+def test_bare_loop_makes_the_same_update_as_train_step():
+    # The fit-vs-bare ratio only means something if both sides do the same work: same z, same losses, same updates.
+    cfg = tiny_config(seed=3)
+    real = normalize(blob_images(8))
+    lab, bare = build_gan(cfg), build_gan(cfg)
+    for a, b in zip(lab.weights, bare.weights, strict=True):
+        np.testing.assert_array_equal(a.numpy(), b.numpy())
+
+    lab.train_step(tf.constant(real))
+    train_throughput.bare_loop(bare, cfg, jit=False)(tf.constant(real))
+
+    changed = 0
+    for a, b in zip(lab.generator.weights + lab.discriminator.weights,
+                    bare.generator.weights + bare.discriminator.weights, strict=True):
+        np.testing.assert_allclose(a.numpy(), b.numpy(), rtol=1e-4, atol=1e-6, err_msg=a.path)
+    for a, before in zip(lab.generator.weights, build_gan(cfg).generator.weights, strict=True):
+        changed += not np.allclose(a.numpy(), before.numpy())
+    assert changed > 0  # the step did update the generator
+
+
+def test_throughput_script_runs_fit_and_bare():
+    proc = run_script("train_throughput.py", "--batch", "8", "--steps", "2", "--repeats", "1")
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    lines = proc.stdout.splitlines()
+    assert any(line.startswith("fit ") and "img/s" in line for line in lines)
+    assert any(line.startswith("bare ") and "img/s" in line for line in lines)
+
+
+def test_time_to_quality_rejects_a_missing_faces_folder(tmp_path):
+    proc = run_script("time_to_quality.py", "--faces", str(tmp_path / "nowhere"))
+    assert proc.returncode == 2
+    assert "does not exist" in proc.stderr.strip().splitlines()[-1]
+    assert "Traceback" not in proc.stderr
