@@ -106,13 +106,16 @@ class Trainer:
         return g_loss
 
     def run(self, steps: int) -> float:
-        """Seconds for `steps` training steps, the device synchronised at both ends."""
-        self._sync()
-        start = time.perf_counter()
-        for _ in range(steps):
+        """Seconds from the end of the first of `steps` training steps to the end of the last (the device
+        synchronised at both ends), as train_throughput.py times the lab: steady state, (steps - 1) steps."""
+        for i in range(steps):
             lo = self.cursor * self.batch
             self.cursor = (self.cursor + 1) % 8
             loss = self._step(self.pool[lo:lo + self.batch])
+            if i == 0:
+                float(loss.detach())
+                self._sync()
+                start = time.perf_counter()
         float(loss.detach())
         self._sync()
         return time.perf_counter() - start
@@ -152,7 +155,7 @@ def main():
         rates = {name: [] for name in trainers}
         for _ in range(args.repeats):  # interleaved: A B C A B C ...
             for name, t in trainers.items():
-                rates[name].append(args.steps * batch / t.run(args.steps))
+                rates[name].append((args.steps - 1) * batch / t.run(args.steps))
         base = statistics.median(rates["nchw_f32"])
         for name, r in rates.items():
             med = statistics.median(r)

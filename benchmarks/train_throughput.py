@@ -15,6 +15,7 @@ gives medians over repeats and the ratio fit / bare.
 from __future__ import annotations
 
 import argparse
+import gc
 import json
 import os
 import platform
@@ -26,6 +27,7 @@ from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
+import keras  # noqa: E402
 import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
@@ -68,18 +70,33 @@ def bare_loop(gan, cfg, jit: bool):
 
 
 class Timer:
-    """Times `steps` training steps of one runner; the first call of each runner is a warm-up."""
+    """Times training steps of one runner; the first call of each runner is a warm-up.
+
+    A runner's `run(steps)` returns the seconds from the end of its first step to the end of its last, so the rate
+    is the steady-state one: building an iterator and tearing it down happen once per training run in real use but
+    once per timed run here, and a tf.data iterator's teardown was seen to block for seconds now and then on this
+    machine (BENCHMARKS.md), which would otherwise land in whichever window it fell in.
+    """
 
     def __init__(self, name, run):
         self.name, self.run, self.rates = name, run, []
 
     def measure(self, steps, batch, record=True):
-        start = time.perf_counter()
-        self.run(steps)
-        elapsed = time.perf_counter() - start
+        gc.collect()  # let earlier runs' garbage go now, outside every timed window
+        elapsed = self.run(steps)
         if record:
-            self.rates.append(steps * batch / elapsed)
+            self.rates.append((steps - 1) * batch / elapsed)
             print(f"  {self.name}: {self.rates[-1]:.1f} img/s", flush=True)
+
+
+class StepClock(keras.callbacks.Callback):
+    """The time at the end of every training batch (a CPU step has finished when its call returns)."""
+
+    def on_train_begin(self, logs=None):
+        self.ends = []
+
+    def on_train_batch_end(self, batch, logs=None):
+        self.ends.append(time.perf_counter())
 
 
 def epochs_for(steps, cfg, images):
@@ -89,10 +106,12 @@ def epochs_for(steps, cfg, images):
 def make_fit_runner(cfg, images):
     gan = build_gan(cfg)
     dtype = gan.generator.get_layer("project").compute_dtype
+    clock = StepClock()
 
     def run(steps):
         dataset = make_dataset(images, cfg.batch_size, epochs=epochs_for(steps, cfg, images), dtype=dtype)
-        gan.fit(dataset, epochs=1, steps_per_epoch=steps, verbose=0, shuffle=False)
+        gan.fit(dataset, epochs=1, steps_per_epoch=steps, verbose=0, shuffle=False, callbacks=[clock])
+        return clock.ends[-1] - clock.ends[0]
 
     return run
 
@@ -103,10 +122,12 @@ def make_bare_runner(cfg, images, jit):
     step = bare_loop(gan, cfg, jit)
 
     def run(steps):
+        ends = []
         ds = make_dataset(images, cfg.batch_size, epochs=epochs_for(steps, cfg, images), dtype=dtype)
         for real in ds.take(steps):
-            loss = step(real)
-        float(loss)  # wait for the last step
+            float(step(real))  # wait for the step
+            ends.append(time.perf_counter())
+        return ends[-1] - ends[0]
 
     return run
 
