@@ -252,8 +252,7 @@ def cmd_synth(args) -> int:
 
 
 def cmd_preview(args) -> int:
-    from .data import save_png
-    from .data import DataError, load_array, preview_grid
+    from .data import DataError, load_array, preview_grid, save_png
 
     _require_path(args.data)
     try:

@@ -26,10 +26,10 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import numpy as np  # noqa: E402
 
-from animegan_tf import metrics, quality, runs  # noqa: E402
+from animegan_tf import runs  # noqa: E402
 from animegan_tf.config import preset  # noqa: E402
 from animegan_tf.data import ingest, make_dataset, steps_per_epoch  # noqa: E402
-from animegan_tf.evaluate import reference_sample  # noqa: E402
+from animegan_tf.evaluate import evaluate_images, reference_sample  # noqa: E402
 from animegan_tf.training import build_gan, compute_dtype, generate, load_generator, train  # noqa: E402
 from train_throughput import bare_loop  # noqa: E402  (benchmarks/ is on sys.path when run as a script)
 
@@ -56,15 +56,6 @@ def train_bare(cfg, faces, minutes):
     return gan.generator, steps, time.perf_counter() - start
 
 
-def score(images, ref_feats):
-    feats = metrics.inception_features(images)
-    verdict = quality.judge(images, {"feats": ref_feats}, features=feats, verbose=False)
-    kid = metrics.kid(feats, ref_feats, subsets=100, subset_size=1000)
-    return {"kid": round(kid["kid_mean"], 4), "kid_std": round(kid["kid_std"], 4),
-            "fid": round(metrics.fid(feats, ref_feats, method="eigh", warn_small=False)["fid"], 2),
-            **{k: verdict[k] for k in ("gq_pct", "dq_pct", "pq_pct")}}
-
-
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--faces", required=True, help="folder (or .zip) of real anime faces")
@@ -89,14 +80,15 @@ def main():
     if args.only in (None, "bare"):
         generators["bare loop"] = train_bare(cfg, faces, args.minutes)
 
-    ref_feats = metrics.inception_features(reference_sample(faces, args.ref))
+    reference = reference_sample(faces, args.ref)  # its features are computed once and cached on disk
     report = {"date": time.strftime("%Y-%m-%d"), "faces": len(faces), "minutes": args.minutes,
               "samples": args.samples, "ref": args.ref, "results": {}}
     for name, (generator, steps, seconds) in generators.items():
+        scores = evaluate_images(generate(generator, args.samples, seed=0), reference)
         row = {"steps": steps, "seconds": round(seconds, 1),
                "img_per_s": round(steps * cfg.batch_size / seconds, 1),
                "epochs": round(steps / steps_per_epoch(len(faces), cfg.batch_size), 2),
-               **score(generate(generator, args.samples, seed=0), ref_feats)}
+               **{k: scores[k] for k in ("kid", "kid_std", "fid", "gq_pct", "dq_pct", "pq_pct")}}
         report["results"][name] = row
         print(f"{name:10s} {row['steps']:5d} steps ({row['epochs']:.1f} epochs, {row['img_per_s']:.1f} img/s)  "
               f"KID {row['kid']:.4f} ± {row['kid_std']:.4f}  FID {row['fid']:7.2f}  "

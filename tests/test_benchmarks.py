@@ -34,16 +34,15 @@ def test_bare_loop_makes_the_same_update_as_train_step():
     for a, b in zip(lab.weights, bare.weights, strict=True):
         np.testing.assert_array_equal(a.numpy(), b.numpy())
 
+    before = [w.numpy() for w in lab.generator.weights]
+
     lab.train_step(tf.constant(real))
     train_throughput.bare_loop(bare, cfg, jit=False)(tf.constant(real))
 
-    changed = 0
     for a, b in zip(lab.generator.weights + lab.discriminator.weights,
                     bare.generator.weights + bare.discriminator.weights, strict=True):
         np.testing.assert_allclose(a.numpy(), b.numpy(), rtol=1e-4, atol=1e-6, err_msg=a.path)
-    for a, before in zip(lab.generator.weights, build_gan(cfg).generator.weights, strict=True):
-        changed += not np.allclose(a.numpy(), before.numpy())
-    assert changed > 0  # the step did update the generator
+    assert any(not np.allclose(w.numpy(), b) for w, b in zip(lab.generator.weights, before))  # G was updated
 
 
 def test_throughput_script_runs_fit_and_bare():
