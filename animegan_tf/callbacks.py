@@ -50,7 +50,8 @@ class EpochTimer(keras.callbacks.Callback):
 
 
 class SampleGrid(keras.callbacks.Callback):
-    """After every epoch, the generator's images for the run's fixed z -> samples/epoch_NNNN.png."""
+    """After every epoch, the generator's images for the run's fixed z -> samples/epoch_NNNN.png (the averaged
+    generator when the run keeps one)."""
 
     def __init__(self, run_dir: Path, fixed_z: np.ndarray):
         super().__init__()

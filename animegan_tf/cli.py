@@ -58,7 +58,8 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--max-minutes", type=float, default=None,
                        help="stop cleanly after this many minutes and checkpoint")
     train.add_argument("--dry-run", action="store_true", help="print the config and stop")
-    train.add_argument("--quiet", action="store_true", help="no progress bar (one line per epoch)")
+    train.add_argument("--quiet", action="store_true",
+                       help="no progress bar (one line per epoch; the default when stdout is not a terminal)")
 
     sample = sub.add_parser("sample", help="write images from a trained run")
     sample.add_argument("--run", required=True, help="run folder")
@@ -66,6 +67,8 @@ def build_parser() -> argparse.ArgumentParser:
     sample.add_argument("--out", default=None, help="folder for single PNGs")
     sample.add_argument("--grid", default=None, help="also write one grid PNG here")
     sample.add_argument("--seed", type=int, default=0, help="seed of the latents")
+    sample.add_argument("--raw", action="store_true",
+                        help="the trained generator instead of the averaged one (runs with ema_decay > 0)")
 
     sub.add_parser("presets", help="list the presets and their settings")
 
@@ -77,6 +80,8 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--ref", default=None,
                           help="real images to compare with (folder, zip, synthetic); default: the run's data")
     evaluate.add_argument("--seed", type=int, default=0)
+    evaluate.add_argument("--raw", action="store_true",
+                          help="--run: the trained generator instead of the averaged one (runs with ema_decay > 0)")
     evaluate.add_argument("--save", default=None, help="JSON file for the result (--images; default: print only)")
 
     download = sub.add_parser("download", help="download a Kaggle anime face set (needs a Kaggle API token)")
@@ -149,7 +154,7 @@ def cmd_train(args) -> int:
 
     try:
         train(cfg, images, args.out, resume=args.resume, max_minutes=args.max_minutes,
-              verbose=2 if args.quiet else "auto", data_source=str(data))
+              verbose=2 if args.quiet or not sys.stdout.isatty() else 1, data_source=str(data))
     except (FileExistsError, FileNotFoundError, DataError) as exc:
         raise UsageError(str(exc)) from None
     print(f"run folder: {Path(args.out).resolve()}")
@@ -165,7 +170,7 @@ def cmd_sample(args) -> int:
     if not args.out and not args.grid:
         raise UsageError("give --out DIR (single PNGs) and/or --grid FILE.png")
     try:
-        generator = load_generator(Path(args.run))
+        generator = load_generator(Path(args.run), ema=not args.raw)
     except FileNotFoundError as exc:
         raise UsageError(str(exc)) from None
     images = generate(generator, args.n, seed=args.seed)
@@ -202,10 +207,10 @@ def cmd_evaluate(args) -> int:
                 raise UsageError(f"{args.run} does not record its data: pass --ref PATH")
             reference = reference_sample(load_array(ref_spec, cfg.image_size))
             try:
-                result = evaluate_run(Path(args.run), args.n, reference, seed=args.seed)
+                result = evaluate_run(Path(args.run), args.n, reference, seed=args.seed, ema=not args.raw)
             except FileNotFoundError as exc:
                 raise UsageError(str(exc)) from None
-            print(f"{args.run} (epoch {result['epoch']}): {format_result(result)}")
+            print(f"{args.run} (epoch {result['epoch']}, {result['generator']} generator): {format_result(result)}")
             print(f"appended to {Path(args.run) / 'metrics.jsonl'}")
         else:
             if not args.ref:

@@ -57,6 +57,7 @@ class GANConfig:
     d_bn_momentum: float = 0.9  # Keras convention
     d_bn_epsilon: float = 1e-5
     leaky_slope: float = 0.2  # LeakyReLU negative slope in the discriminator
+    d_spectral_norm: bool = False  # keras.layers.SpectralNormalization around every discriminator convolution
     d_dropout: float = 0.0  # dropout after each discriminator block (0 = none)
     # --- initialisation ---------------------------------------------------------------------------------------
     init: str = "truncated_normal"  # "truncated_normal" (mean 0, init_stddev) or "default" (Keras glorot_uniform)
@@ -68,7 +69,14 @@ class GANConfig:
     beta_2: float = 0.999  # Adam beta_2
     batch_size: int = 128  # global batch size (split across replicas)
     epochs: int = 25  # epochs to train
-    label_smoothing: float = 0.0  # one-sided: real targets become 1 - label_smoothing
+    label_smoothing: float = 0.0  # one-sided: real targets become 1 - label_smoothing (non-saturating loss only)
+    loss: str = "nonsaturating"  # "nonsaturating" (BCE, -log D(G(z)) for G) or "hinge" (SAGAN/BigGAN)
+    # --- generator weight averaging (EMA) -----------------------------------------------------------------------
+    # A shadow copy of G (every weight, BatchNorm moving statistics included) follows the trained G inside the
+    # compiled step: ema = d * ema + (1 - d) * g. Sampling (grids, `sample`, `evaluate`, generator.keras) uses it.
+    # Half-life in images = batch_size * ln(0.5) / ln(ema_decay): 0.999 at batch 64 is ~44k images.
+    ema_decay: float = 0.0  # per-step decay of the averaged generator; 0 = off
+    ema_rampup: float = 0.0  # half-life capped at ema_rampup * images seen (StyleGAN2-ADA: 0.05); 0 = no ramp
     # --- runtime ----------------------------------------------------------------------------------------------
     precision: str = "auto"  # float32 | mixed_float16 | mixed_bfloat16 | auto (f16 on GPU, measured fastest on CPU)
     jit_compile: str = "auto"  # XLA: "auto" (Keras: on for GPUs, off on CPU-only machines), "on" or "off"
@@ -121,6 +129,7 @@ _CHOICES = {
     "precision": PRECISIONS,
     "strategy": ("default", "mirrored"),
     "jit_compile": ("auto", "on", "off"),
+    "loss": ("nonsaturating", "hinge"),
 }
 
 
@@ -171,6 +180,12 @@ def validate(cfg: GANConfig) -> None:
     for name in ("label_smoothing", "d_dropout"):
         _check_range(name, getattr(cfg, name), 0, 1, high_open=True)
     _check_range("leaky_slope", cfg.leaky_slope, 0, 1)
+    _check_range("ema_decay", cfg.ema_decay, 0, 1, high_open=True)
+    _check_range("ema_rampup", cfg.ema_rampup, 0, 1)
+    if cfg.ema_rampup and not cfg.ema_decay:
+        raise ConfigError("ema_rampup needs ema_decay > 0 (the ramp caps the averaged generator's half-life)")
+    if cfg.loss == "hinge" and cfg.label_smoothing:
+        raise ConfigError("label_smoothing applies to loss='nonsaturating' only (hinge has no targets to smooth)")
     _check_range("aug_sharpness", cfg.aug_sharpness, 0, 10)
     _check_range("aug_color_jitter", cfg.aug_color_jitter, 0, 1, high_open=True)
     if cfg.aug_blur and not 0.1 < cfg.aug_blur <= 5:

@@ -48,15 +48,18 @@ def evaluate_images(images: np.ndarray, reference: np.ndarray, with_fid: bool = 
 
 
 def evaluate_run(run_dir, n: int, reference: np.ndarray, seed: int = 0, with_fid: bool = True,
-                 record: bool = True) -> dict:
-    """Sample n images from a run's latest generator, evaluate them, and append the result to metrics.jsonl."""
+                 record: bool = True, ema: bool = True) -> dict:
+    """Sample n images from a run's latest generator (the averaged one unless `ema=False`), evaluate them, and
+    append the result to metrics.jsonl."""
     from .training import generate, load_generator
 
     run_dir = Path(run_dir)
-    images = generate(load_generator(run_dir), n, seed=seed)
+    images = generate(load_generator(run_dir, ema=ema), n, seed=seed)
     result = evaluate_images(images, reference, with_fid=with_fid, seed=seed)
     meta = runs.checkpoint_meta(run_dir) or {}
-    result = {"epoch": meta.get("epoch", 0), "time": time.strftime("%Y-%m-%dT%H:%M:%S"), **result}
+    averaged = ema and runs.load_config(run_dir).ema_decay > 0
+    result = {"epoch": meta.get("epoch", 0), "time": time.strftime("%Y-%m-%dT%H:%M:%S"),
+              "generator": "ema" if averaged else "raw", **result}
     if record:
         runs.append_metrics(run_dir, result)
     return result
@@ -90,7 +93,7 @@ class QualityMonitor(keras.callbacks.Callback):
             return
         from .training import generate
 
-        images = generate(self.model.generator, self.n, seed=self.seed)
+        images = generate(self.model.sampling_generator, self.n, seed=self.seed)
         result = {"epoch": epoch + 1, "time": time.strftime("%Y-%m-%dT%H:%M:%S"),
                   **evaluate_images(images, self.reference, with_fid=False, seed=self.seed)}
         runs.append_metrics(self.run_dir, result)

@@ -1,12 +1,16 @@
 """DCGAN as a keras.Model: compile with two optimizers, one readable `train_step`, Keras metric trackers.
 
 One step = one discriminator update (on a real batch and a fake batch, run separately so BatchNorm sees pure
-batches) followed by one non-saturating generator update against the updated discriminator. The fakes of the
-discriminator step are reused for the generator step, as in PyTorch's DCGAN example, so G runs forward once.
-The step has no side effects: sample grids, plots and checkpoints come from callbacks (callbacks.py).
+batches) followed by one generator update against the updated discriminator (non-saturating or hinge loss). The
+fakes of the discriminator step are reused for the generator step, as in PyTorch's DCGAN example, so G runs forward
+once. With an averaged generator (`ema_generator`), the step ends by moving every one of its weights toward the
+trained generator's: `ema = d * ema + (1 - d) * g`, BatchNorm moving statistics included, inside the compiled step.
+The step has no other side effects: sample grids, plots and checkpoints come from callbacks (callbacks.py).
 """
 
 from __future__ import annotations
+
+import math
 
 import keras
 import tensorflow as tf
@@ -19,6 +23,11 @@ def _bce_per_example(labels, logits):
     return tf.reduce_mean(tf.nn.sigmoid_cross_entropy_with_logits(labels=labels, logits=logits), axis=-1)
 
 
+def _hinge_per_example(sign, logits):
+    # sign +1 for real, -1 for fake: max(0, 1 - sign * D(x))
+    return tf.reduce_mean(tf.nn.relu(1.0 - sign * logits), axis=-1)
+
+
 class DCGAN(keras.Model):
     """A generator and a discriminator trained adversarially with `fit`.
 
@@ -29,10 +38,16 @@ class DCGAN(keras.Model):
         label_smoothing: one-sided label smoothing; real targets are 1 - label_smoothing.
         seed: seeds the stream of z drawn in `train_step` (part of the checkpointed state).
         diffaugment: DiffAugment policies applied to everything D sees, e.g. ("translation", "cutout").
+        loss: "nonsaturating" (BCE on logits) or "hinge".
+        ema_generator: a second generator of the same architecture that keeps the running average of the
+            trained one (None = no averaging); it is what `generate` and the sample grids use.
+        ema_decay: per-step decay d of the average.
+        ema_rampup: when > 0, the average's half-life (in images) is capped at ema_rampup * images seen, so the
+            first, noisy steps are forgotten quickly (StyleGAN2-ADA's ramp).
     """
 
     def __init__(self, generator, discriminator, latent_dim, label_smoothing=0.0, seed=0, diffaugment=(),
-                 **kwargs):
+                 loss="nonsaturating", ema_generator=None, ema_decay=0.0, ema_rampup=0.0, **kwargs):
         super().__init__(**kwargs)
         self.generator = generator
         self.discriminator = discriminator
@@ -40,6 +55,15 @@ class DCGAN(keras.Model):
         self.label_smoothing = label_smoothing
         self.seed = seed
         self.diffaugment = tuple(diffaugment)
+        self.loss = loss
+        self.ema_generator = ema_generator
+        self.ema_decay = float(ema_decay)
+        self.ema_rampup = float(ema_rampup)
+        if ema_generator is not None:
+            if not 0.0 < self.ema_decay < 1.0:
+                raise ValueError(f"ema_decay must be in (0, 1) with an ema_generator, got {ema_decay!r}")
+            for shadow, var in zip(ema_generator.weights, generator.weights, strict=True):
+                shadow.assign(var)  # the average starts at the initial weights
         # A tf.random.Generator made inside a strategy scope gives each replica its own stream.
         self.z_rng = tf.random.Generator.from_seed(seed)
         names = ("g_loss", "d_loss", "d_real_loss", "d_fake_loss", "d_real_mean", "d_fake_mean")
@@ -96,19 +120,28 @@ class DCGAN(keras.Model):
                 fake_logits = self.discriminator(self._augment(tf.stop_gradient(fake_images), aug_seeds[1]),
                                                  training=True)
                 # Average over the global batch: gradients are summed across replicas.
-                d_real_loss = tf.nn.compute_average_loss(_bce_per_example(real_targets, real_logits))
-                d_fake_loss = tf.nn.compute_average_loss(_bce_per_example(fake_targets, fake_logits))
+                if self.loss == "hinge":
+                    d_real_loss = tf.nn.compute_average_loss(_hinge_per_example(1.0, real_logits))
+                    d_fake_loss = tf.nn.compute_average_loss(_hinge_per_example(-1.0, fake_logits))
+                else:
+                    d_real_loss = tf.nn.compute_average_loss(_bce_per_example(real_targets, real_logits))
+                    d_fake_loss = tf.nn.compute_average_loss(_bce_per_example(fake_targets, fake_logits))
                 d_loss = d_real_loss + d_fake_loss
                 scaled_d_loss = self.d_optimizer.scale_loss(d_loss)
             d_vars = self.discriminator.trainable_variables
             self.d_optimizer.apply(d_tape.gradient(scaled_d_loss, d_vars), d_vars)
 
-            # Train the generator: non-saturating loss -log D(G(z)) against the updated discriminator.
+            # Train the generator against the updated discriminator: -log D(G(z)) (non-saturating) or -D(G(z)).
             g_logits = self.discriminator(self._augment(fake_images, aug_seeds[2]), training=True)
-            g_loss = tf.nn.compute_average_loss(_bce_per_example(ones, g_logits))
+            if self.loss == "hinge":
+                g_loss = tf.nn.compute_average_loss(-tf.reduce_mean(g_logits, axis=-1))
+            else:
+                g_loss = tf.nn.compute_average_loss(_bce_per_example(ones, g_logits))
             scaled_g_loss = self.g_optimizer.scale_loss(g_loss)
         g_vars = self.generator.trainable_variables
         self.g_optimizer.apply(g_tape.gradient(scaled_g_loss, g_vars), g_vars)
+        if self.ema_generator is not None:
+            self._update_ema(batch_size)
 
         # Track per-replica means (the losses above are divided by the number of replicas).
         replicas = tf.distribute.get_strategy().num_replicas_in_sync
@@ -124,10 +157,42 @@ class DCGAN(keras.Model):
             self.trackers[name].update_state(value)
         return {name: tracker.result() for name, tracker in self.trackers.items()}
 
-    def generate(self, z):
-        """Images in [-1, 1] from latents, BatchNorm in inference mode."""
-        return self.generator(z, training=False)
+    def ema_beta(self, global_batch):
+        """The decay of this step's average update (a scalar tensor); `iterations` counts finished G steps."""
+        beta = tf.constant(self.ema_decay, tf.float32)
+        if self.ema_rampup > 0:
+            halflife = tf.cast(global_batch, tf.float32) * math.log(0.5) / math.log(self.ema_decay)  # images
+            seen = tf.cast(self.g_optimizer.iterations, tf.float32) * tf.cast(global_batch, tf.float32)
+            halflife = tf.minimum(halflife, self.ema_rampup * seen)
+            beta = tf.pow(0.5, tf.cast(global_batch, tf.float32) / tf.maximum(halflife, 1e-8))
+        return beta
+
+    def _update_ema(self, batch_size):
+        replicas = tf.distribute.get_strategy().num_replicas_in_sync
+        global_batch = batch_size * replicas
+
+        def update(*_):
+            beta = self.ema_beta(global_batch)
+            for shadow, var in zip(self.ema_generator.weights, self.generator.weights):
+                value = tf.cast(var.value, tf.float32)
+                shadow.assign(tf.cast(value + beta * (tf.cast(shadow.value, tf.float32) - value), shadow.dtype))
+
+        context = tf.distribute.get_replica_context()
+        if replicas > 1 and context is not None:
+            context.merge_call(update)  # every replica holds the same weights: update the mirrored copies once
+        else:
+            update()
+
+    @property
+    def sampling_generator(self):
+        """The generator that samples are drawn from: the averaged one when there is one."""
+        return self.ema_generator if self.ema_generator is not None else self.generator
+
+    def generate(self, z, raw=False):
+        """Images in [-1, 1] from latents, BatchNorm in inference mode; the averaged generator unless `raw`."""
+        return (self.generator if raw else self.sampling_generator)(z, training=False)
 
     def get_config(self):
         return {"latent_dim": self.latent_dim, "label_smoothing": self.label_smoothing, "seed": self.seed,
-                "diffaugment": list(self.diffaugment)}
+                "diffaugment": list(self.diffaugment), "loss": self.loss, "ema_decay": self.ema_decay,
+                "ema_rampup": self.ema_rampup}

@@ -98,9 +98,14 @@ def build_discriminator(cfg: GANConfig, dtype: str | None = None) -> keras.Seque
     bn = cfg.d_batchnorm
     model = keras.Sequential(name="discriminator")
     model.add(keras.Input(shape=(cfg.image_size, cfg.image_size, cfg.channels), name="image"))
+
+    def add_conv(conv):  # spectral normalisation (Miyato et al. 2018) wraps the layer when asked for
+        model.add(layers.SpectralNormalization(conv, name=f"{conv.name}_sn", dtype=dtype)
+                  if cfg.d_spectral_norm else conv)
+
     for i, filters in enumerate(cfg.d_filters, start=1):
-        model.add(layers.Conv2D(filters, cfg.d_kernel_size, strides=2, padding="same", use_bias=not bn,
-                                kernel_initializer=_kernel_init(cfg, seeds()), name=f"down{i}", dtype=dtype))
+        add_conv(layers.Conv2D(filters, cfg.d_kernel_size, strides=2, padding="same", use_bias=not bn,
+                               kernel_initializer=_kernel_init(cfg, seeds()), name=f"down{i}", dtype=dtype))
         if bn:
             model.add(layers.BatchNormalization(momentum=cfg.d_bn_momentum, epsilon=cfg.d_bn_epsilon,
                                                 name=f"down{i}_bn", dtype=dtype))
@@ -108,8 +113,8 @@ def build_discriminator(cfg: GANConfig, dtype: str | None = None) -> keras.Seque
         if cfg.d_dropout > 0:
             model.add(layers.Dropout(cfg.d_dropout, seed=seeds(), name=f"down{i}_dropout", dtype=dtype))
     if cfg.d_head == "conv":  # k4 valid over the final 4x4 map -> 1x1x1, as in the DCGAN paper
-        model.add(layers.Conv2D(1, 4, strides=1, padding="valid", use_bias=not bn,
-                                kernel_initializer=_kernel_init(cfg, seeds()), name="logit_conv", dtype=dtype))
+        add_conv(layers.Conv2D(1, 4, strides=1, padding="valid", use_bias=not bn,
+                               kernel_initializer=_kernel_init(cfg, seeds()), name="logit_conv", dtype=dtype))
         model.add(layers.Flatten(name="flatten", dtype=dtype))
     else:
         model.add(layers.Flatten(name="flatten", dtype=dtype))

@@ -11,7 +11,8 @@ runs/<name>/
   metrics.jsonl         one evaluation per line: GQ/DQ/PQ %, KID (and FID), by epoch
   labels.json           manual GQ/DQ/PQ labels (quality.label), written at every click
   data.json             the --data source the run trained on
-  generator.keras       the trained generator, at the end
+  generator.keras       the generator that samples, at the end (the averaged one when ema_decay > 0)
+  generator_raw.keras   the trained (not averaged) generator, at the end, when ema_decay > 0
 """
 
 from __future__ import annotations
@@ -28,6 +29,8 @@ from .data import atomic_write_bytes
 
 CHECKPOINT = Path("checkpoints") / "latest.npz"
 BEST_CHECKPOINT = Path("checkpoints") / "best.npz"  # lowest KID so far (when evaluation during training is on)
+FINAL_GENERATOR = "generator.keras"
+FINAL_RAW_GENERATOR = "generator_raw.keras"
 
 
 def write_config(run_dir: Path, cfg: GANConfig) -> None:
@@ -87,6 +90,8 @@ def _state_groups(gan) -> dict[str, list]:
         "g_optimizer": gan.g_optimizer.variables,  # iterations, Adam moments, loss scale under float16
         "d_optimizer": gan.d_optimizer.variables,
         "z_rng": [gan.z_rng.state],
+        # the averaged generator, every weight (checkpoints of runs without one have no such group)
+        **({"ema_generator": gan.ema_generator.weights} if gan.ema_generator is not None else {}),
     }
 
 

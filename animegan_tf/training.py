@@ -69,7 +69,9 @@ def build_gan(cfg: GANConfig, strategy: tf.distribute.Strategy | None = None) ->
     with strategy.scope():
         gan = DCGAN(build_generator(cfg, dtype=policy), build_discriminator(cfg, dtype=policy),
                     latent_dim=cfg.latent_dim, label_smoothing=cfg.label_smoothing, seed=cfg.seed,
-                    diffaugment=diffaugment_policies(cfg))
+                    diffaugment=diffaugment_policies(cfg), loss=cfg.loss,
+                    ema_generator=build_generator(cfg, dtype=policy) if cfg.ema_decay else None,
+                    ema_decay=cfg.ema_decay, ema_rampup=cfg.ema_rampup)
         gan.compile(
             d_optimizer=keras.optimizers.Adam(cfg.d_lr, beta_1=cfg.beta_1, beta_2=cfg.beta_2),
             g_optimizer=keras.optimizers.Adam(cfg.g_lr, beta_1=cfg.beta_1, beta_2=cfg.beta_2),
@@ -80,21 +82,27 @@ def build_gan(cfg: GANConfig, strategy: tf.distribute.Strategy | None = None) ->
     return gan
 
 
-def load_generator(run_dir: Path) -> keras.Sequential:
-    """The generator of a run folder at its latest checkpoint (float32, inference ready)."""
+def load_generator(run_dir: Path, ema: bool = True) -> keras.Sequential:
+    """The generator of a run folder at its latest checkpoint (float32, inference ready).
+
+    Args:
+        ema: the averaged generator when the run keeps one (`ema_decay > 0`); False = the raw, trained one.
+    """
     cfg = runs.load_config(run_dir).replace(precision="float32")
+    group = "ema_generator" if ema and cfg.ema_decay else "generator"
     generator = build_generator(cfg, dtype="float32")
     ckpt = Path(run_dir) / runs.CHECKPOINT
     if ckpt.exists():
         with np.load(ckpt) as state:
-            keys = sorted(k for k in state.files if k.startswith("generator/"))
+            keys = sorted(k for k in state.files if k.startswith(group + "/"))
             for key, var in zip(keys, generator.weights, strict=True):
                 var.assign(state[key])
         return generator
-    final = Path(run_dir) / "generator.keras"
+    final = Path(run_dir) / (runs.FINAL_GENERATOR if group == "ema_generator" or not cfg.ema_decay
+                             else runs.FINAL_RAW_GENERATOR)
     if final.exists():
         return keras.saving.load_model(final, compile=False)
-    raise FileNotFoundError(f"run folder has no checkpoint and no generator.keras: {run_dir}")
+    raise FileNotFoundError(f"run folder has no checkpoint and no {final.name}: {run_dir}")
 
 
 def generate(generator, n: int, seed: int = 0, batch_size: int = 256) -> np.ndarray:
@@ -186,7 +194,13 @@ def train(cfg: GANConfig, data, run_dir, resume: bool = False, max_minutes: floa
 
     final = runs.checkpoint_meta(run_dir)
     if final and final["epoch"] >= cfg.epochs:
-        tmp = run_dir / "generator.tmp.keras"
-        gan.generator.save(tmp)
-        tmp.replace(run_dir / "generator.keras")
+        _save_model(gan.sampling_generator, run_dir / runs.FINAL_GENERATOR)  # the averaged one when there is one
+        if gan.ema_generator is not None:
+            _save_model(gan.generator, run_dir / runs.FINAL_RAW_GENERATOR)
     return gan
+
+
+def _save_model(model: keras.Model, path: Path) -> None:
+    tmp = path.with_name(path.stem + ".tmp.keras")
+    model.save(tmp)
+    tmp.replace(path)
