@@ -70,6 +70,14 @@ def _weights_stamp(run_dir: Path) -> tuple[int, ...]:
     return tuple(p.stat().st_mtime_ns if p.exists() else 0 for p in paths)
 
 
+def _keeps_average(run_dir: Path) -> bool:
+    """Whether the run has an averaged generator; without one, raw and averaged requests share one cache entry."""
+    try:
+        return runs.load_config(run_dir).ema_decay > 0
+    except Exception:  # noqa: BLE001 - a damaged config.json: loading the generator reports it
+        return True
+
+
 class GeneratorCache:
     """A bounded LRU of loaded generators, safe to share between the server's threads."""
 
@@ -93,6 +101,7 @@ class GeneratorCache:
             return entry
 
     def get(self, run_dir: Path, ema: bool) -> LoadedGenerator:
+        ema = ema and _keeps_average(run_dir)
         key = (str(run_dir), ema, _weights_stamp(run_dir))
         entry = self._cached(key)
         if entry is not None:
