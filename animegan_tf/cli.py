@@ -6,6 +6,7 @@ Examples:
   python -m animegan_tf train --preset scenario2-fig1 --data data/animefacedataset --out runs/fig1 --max-minutes 60
   python -m animegan_tf train --out runs/fig1 --resume --data data/animefacedataset
   python -m animegan_tf sample --run runs/demo --n 16 --out samples/ --grid grid.png
+  python -m animegan_tf serve --runs runs --run demo        # the web page on http://127.0.0.1:8000/
 
 Bad input (a missing path, an unknown preset, an invalid --set) exits with status 2 and one line on stderr.
 """
@@ -79,6 +80,8 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--n", type=int, default=2000, help="samples from the run (default 2000)")
     evaluate.add_argument("--ref", default=None,
                           help="real images to compare with (folder, zip, synthetic); default: the run's data")
+    evaluate.add_argument("--ref-n", type=int, default=2000,
+                          help="real images in the reference sample (default 2000; fewer is faster, FID biased)")
     evaluate.add_argument("--seed", type=int, default=0)
     evaluate.add_argument("--raw", action="store_true",
                           help="--run: the trained generator instead of the averaged one (runs with ema_decay > 0)")
@@ -101,6 +104,13 @@ def build_parser() -> argparse.ArgumentParser:
     preview.add_argument("--out", required=True, help="PNG file to write")
     preview.add_argument("--n", type=int, default=25)
     preview.add_argument("--seed", type=int, default=0)
+
+    serve = sub.add_parser("serve", help="a local web page that makes faces from the runs under a folder")
+    serve.add_argument("--runs", default="runs", help="folder of run folders (default: runs)")
+    serve.add_argument("--run", default=None, help="the run the page shows first (a folder name under --runs)")
+    serve.add_argument("--host", default="127.0.0.1",
+                       help="address to listen on (default 127.0.0.1: this machine only; the page has no login)")
+    serve.add_argument("--port", type=int, default=8000, help="port (default 8000; 0 = any free port)")
     return parser
 
 
@@ -194,6 +204,8 @@ def cmd_evaluate(args) -> int:
 
     for path in (args.run, args.images, args.ref):
         _require_path(path, "path")
+    if args.ref_n < 2:
+        raise UsageError(f"--ref-n must be >= 2, got {args.ref_n}")
     try:
         if args.run:
             if args.n < 2:
@@ -205,7 +217,7 @@ def cmd_evaluate(args) -> int:
             ref_spec = args.ref or runs.data_source(Path(args.run))
             if not ref_spec:
                 raise UsageError(f"{args.run} does not record its data: pass --ref PATH")
-            reference = reference_sample(load_array(ref_spec, cfg.image_size))
+            reference = reference_sample(load_array(ref_spec, cfg.image_size), args.ref_n)
             try:
                 result = evaluate_run(Path(args.run), args.n, reference, seed=args.seed, ema=not args.raw)
             except FileNotFoundError as exc:
@@ -216,7 +228,7 @@ def cmd_evaluate(args) -> int:
             if not args.ref:
                 raise UsageError("--images needs --ref PATH (real images to compare with)")
             images = np.asarray(load_array(args.images))
-            reference = reference_sample(load_array(args.ref, images.shape[1]))
+            reference = reference_sample(load_array(args.ref, images.shape[1]), args.ref_n)
             result = evaluate_images(images, reference, seed=args.seed)
             print(f"{args.images}: {format_result(result)}")
             if args.save:
@@ -269,9 +281,42 @@ def cmd_preview(args) -> int:
     return 0
 
 
+def cmd_serve(args) -> int:
+    from .web.folders import BadRunName, UnknownRun, resolve_run, served_runs
+
+    runs_dir = Path(args.runs)
+    names = [folder.name for folder in served_runs(runs_dir)]
+    if not names:
+        raise UsageError(f"no runs under {runs_dir} (a run folder holds config.json): train one first, e.g. make demo")
+    if args.run:
+        try:
+            resolve_run(runs_dir, args.run)
+        except (BadRunName, UnknownRun) as exc:
+            raise UsageError(f"{exc}; runs under {runs_dir}: {', '.join(names)}") from None
+    if not 0 <= args.port <= 65535:
+        raise UsageError(f"--port must be from 0 to 65535, got {args.port}")
+
+    from .web.app import create_app, make_server, public_host_warning, server_urls  # Flask and TensorFlow
+
+    warning = public_host_warning(args.host)
+    if warning:
+        print(f"warning: {warning}", file=sys.stderr)
+    try:
+        server = make_server(create_app(runs_dir, default_run=args.run), args.host, args.port)
+    except OSError as exc:  # port taken, address not on this machine
+        raise UsageError(f"cannot listen on {args.host}:{args.port}: {exc.strerror or exc}") from None
+    print(f"serving {len(names)} run(s) from {runs_dir} on {' '.join(server_urls(server))}  (Ctrl+C stops)",
+          flush=True)
+    try:
+        server.run()
+    finally:
+        server.close()
+    return 0
+
+
 COMMANDS = {"train": cmd_train, "sample": cmd_sample, "presets": cmd_presets, "evaluate": cmd_evaluate,
             "download": cmd_download,
-            "synth": cmd_synth, "preview": cmd_preview}
+            "synth": cmd_synth, "preview": cmd_preview, "serve": cmd_serve}
 
 
 def main(argv=None) -> int:

@@ -1,16 +1,25 @@
-"""Time-to-quality: what a fixed training budget buys, the lab's `train` (fit + callbacks) beside a bare loop.
+"""Time-to-quality: what a wall-clock training budget buys, scored on real faces at several budgets.
 
-Both train the `dcgan` preset on the same real faces for the same wall-clock budget (the budget starts before the
-first step, so graph tracing is inside it), then each generator draws the same 2,000 latent vectors and the samples
-are scored against real faces: KID, FID and the automatic judge's GQ/DQ/PQ.
+Each system trains once, for the largest budget; when its training clock crosses each budget it draws the samples
+of that budget (the clock is paused while it does), and the samples are scored after training against real faces:
+FID, KID ± std over subsets, and the automatic judge's GQ/DQ/PQ.
 
-  python benchmarks/time_to_quality.py --faces ../shared/anime_faces_calib --minutes 20
+  python benchmarks/time_to_quality.py --faces ../shared/anime_faces_calib --systems fast dcgan torch \
+      --budgets 5 10 20 --samples 2000 --ref 2000 --out bench/ttq
 
-The lab side is exactly what `python -m animegan_tf train --preset dcgan --data FACES --max-minutes 20` does (per-epoch
-sample grids, loss plot, history.csv and checkpoints included). The bare side is the update of
-train_throughput.py's bare loop over the same models and the same tf.data pipeline, with nothing else. The runs are
-sequential (lab, then bare) on an otherwise idle machine. The faces are read in place; their decoded cache goes to a
-temporary folder, never into the checkout.
+Systems:
+  PRESET        the lab's `train` on that preset (what `animegan-tf train --preset PRESET --max-minutes M` does:
+                per-epoch grids, loss plot, history.csv and checkpoints included); the averaged generator when the
+                preset keeps one, and its raw generator scored beside it (`PRESET (raw)`).
+  PRESET+k=v+…  the same with config overrides, e.g. "fast+batch_size=32+ema_decay=0" (recipe_sweep.py uses this).
+  torch         PyTorch's DCGAN example (benchmarks/torch_dcgan.py --train) in its own environment (--torch-python;
+                `make bench-torch-env` makes it) on the same faces; its samples are also written as PNGs.
+  bare          train_throughput.py's bare tf.function loop over the dcgan preset's models.
+
+Run the systems one after another on an otherwise idle machine (the script does; keep the machine quiet). Faces are
+read in place; their decoded cache goes to a temporary folder, never into the checkout. Every scored point is
+appended to OUT/results.jsonl as soon as it exists, and the sample arrays stay in OUT, so a long run can be read (or
+re-plotted with --plot-only) while it goes on.
 """
 
 from __future__ import annotations
@@ -18,83 +27,225 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import subprocess
+import sys
 import tempfile
 import time
+import warnings
 from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
+import keras  # noqa: E402
 import numpy as np  # noqa: E402
 
 from animegan_tf import runs  # noqa: E402
-from animegan_tf.config import preset  # noqa: E402
-from animegan_tf.data import ingest, make_dataset, steps_per_epoch  # noqa: E402
+from animegan_tf.config import ConfigError, apply_overrides, preset  # noqa: E402
+from animegan_tf.data import image_grid, ingest, make_dataset, save_png, steps_per_epoch  # noqa: E402
 from animegan_tf.evaluate import evaluate_images, reference_sample  # noqa: E402
-from animegan_tf.training import build_gan, compute_dtype, generate, load_generator, train  # noqa: E402
+from animegan_tf.training import build_gan, compute_dtype, generate, train  # noqa: E402
 from train_throughput import bare_loop  # noqa: E402  (benchmarks/ is on sys.path when run as a script)
 
-
-def train_lab(cfg, faces, faces_path, run_dir, minutes):
-    start = time.perf_counter()
-    train(cfg, faces, run_dir, max_minutes=minutes, verbose=0, data_source=faces_path)
-    seconds = time.perf_counter() - start
-    meta = runs.checkpoint_meta(run_dir)
-    steps = meta["epoch"] * steps_per_epoch(len(faces), cfg.batch_size) + meta["step_in_epoch"]
-    return load_generator(run_dir), steps, seconds
+HERE = Path(__file__).resolve().parent
 
 
-def train_bare(cfg, faces, minutes):
+def parse_system(spec: str):
+    """'fast' or 'fast+batch_size=32+g_filters=128,64,32' -> GANConfig (epochs unbounded: the budget ends it)."""
+    name, *overrides = spec.split("+")
+    cfg = apply_overrides(preset(name), overrides)
+    return cfg.replace(epochs=100_000)
+
+
+class BudgetSnapshots(keras.callbacks.Callback):
+    """Draw samples each time the training clock crosses a budget; stop after the last one.
+
+    The clock starts at `on_train_begin` (graph tracing is inside the budget) and is paused while samples are drawn.
+    """
+
+    def __init__(self, budgets_min, draw):
+        super().__init__()
+        self.budgets = sorted(budgets_min)
+        self.draw = draw  # draw(budget_minutes, steps) -> None
+        self.steps, self.paused, self.start = 0, 0.0, None
+
+    def elapsed(self):
+        return time.monotonic() - self.start - self.paused
+
+    def on_train_begin(self, logs=None):
+        self.start = time.monotonic()
+
+    def on_train_batch_end(self, batch, logs=None):
+        self.steps += 1
+        while self.budgets and self.elapsed() >= self.budgets[0] * 60:
+            pause = time.monotonic()
+            self.draw(self.budgets.pop(0), self.steps)
+            self.paused += time.monotonic() - pause
+        if not self.budgets:
+            self.model.stop_training = True
+
+
+def train_lab(label, cfg, faces, faces_path, out, budgets, samples, raw=True):
+    """Train `cfg` with the lab's `train`; returns {budget: {"steps", "images": {name: uint8 array}}}."""
+    points = {}
+    run_dir = out / label.replace("/", "_")
+
+    def draw(budget, steps):
+        gan = state["gan"]
+        images = {label: generate(gan.sampling_generator, samples, seed=0)}
+        if raw and gan.ema_generator is not None:
+            images[f"{label} (raw)"] = generate(gan.generator, samples, seed=0)
+        points[budget] = {"steps": steps, "images": images}
+        print(f"  {label}: {budget:g} min, {steps} steps", flush=True)
+
+    state = {}
+
+    class Grab(keras.callbacks.Callback):
+        def on_train_begin(self, logs=None):
+            state["gan"] = self.model
+
+    train(cfg, faces, run_dir, verbose=0, data_source=faces_path,
+          extra_callbacks=[Grab(), BudgetSnapshots(budgets, draw)])
+    return points
+
+
+def train_bare(cfg, faces, budgets, samples):
     gan = build_gan(cfg)
     step = bare_loop(gan, cfg, jit=False)
     dataset = make_dataset(faces, cfg.batch_size, epochs=cfg.epochs, seed=cfg.seed, dtype=compute_dtype(cfg))
-    start, steps = time.perf_counter(), 0
+    points, pending = {}, sorted(budgets)
+    start, paused, steps = time.monotonic(), 0.0, 0
     for real in dataset:
-        float(step(real))  # wait for the step, so the clock below sees finished work
+        float(step(real))  # wait for the step, so the clock sees finished work
         steps += 1
-        if time.perf_counter() - start > minutes * 60:
+        while pending and time.monotonic() - start - paused >= pending[0] * 60:
+            pause = time.monotonic()
+            points[pending.pop(0)] = {"steps": steps, "images": {"bare": generate(gan.generator, samples, seed=0)}}
+            paused += time.monotonic() - pause
+        if not pending:
             break
-    return gan.generator, steps, time.perf_counter() - start
+    return points
+
+
+def train_torch(torch_python, faces, out, budgets, samples):
+    """PyTorch's DCGAN example trained for real in its own environment; its samples come back as .npy files."""
+    faces_file = out / "faces_uint8.npy"
+    if not faces_file.exists():
+        np.save(faces_file, faces)
+    cmd = [torch_python, str(HERE / "torch_dcgan.py"), "--train", str(faces_file), "--budgets",
+           *map(str, budgets), "--samples", str(samples), "--out", str(out / "torch")]
+    proc = subprocess.run(cmd, text=True, capture_output=True)
+    if proc.returncode:
+        sys.exit(f"error: the PyTorch peer failed: {proc.stderr.strip().splitlines()[-1:]}")
+    report = json.loads(proc.stdout.strip().splitlines()[-1])
+    points = {}
+    for point in report["points"]:
+        images = np.load(point["file"])
+        folder = out / "torch" / f"png_{point['minutes']:g}min"  # the peer's samples as PNGs, for the eye
+        for i, image in enumerate(images[:64]):
+            save_png(image, folder / f"sample_{i:05d}.png")
+        points[point["minutes"]] = {"steps": point["steps"], "images": {"torch": images}}
+    return points, report
+
+
+def score(points, reference, batch_size, num_faces, out, results_file, extra=None):
+    rows = []
+    for budget, point in sorted(points.items()):
+        for name, images in point["images"].items():
+            t0 = time.perf_counter()
+            s = evaluate_images(images, reference)
+            row = {"system": name, "minutes": budget, "steps": point["steps"],
+                   "epochs": round(point["steps"] / steps_per_epoch(num_faces, batch_size), 2),
+                   "img_per_s": round(point["steps"] * batch_size / (budget * 60), 1),
+                   "n": s["n"], "n_ref": s["n_ref"],
+                   **{k: round(float(s[k]), 4) for k in ("fid", "kid", "kid_std")},
+                   **{k: s[k] for k in ("gq_pct", "dq_pct", "pq_pct")},
+                   "score_seconds": round(time.perf_counter() - t0, 1), "date": time.strftime("%Y-%m-%d"),
+                   **(extra or {})}
+            tag = name.replace("/", "_").replace(" ", "_")
+            save_png(image_grid(images[:64]), out / "grids" / f"{tag}_{budget:g}min.png")
+            rows.append(row)
+            with results_file.open("a") as f:
+                f.write(json.dumps(row) + "\n")
+            print(f"{name:34s} {budget:5g} min {row['steps']:6d} steps ({row['epochs']:6.1f} ep, "
+                  f"{row['img_per_s']:6.1f} img/s)  FID {row['fid']:7.2f}  KID {row['kid']:.4f} ± "
+                  f"{row['kid_std']:.4f}  GQ {row['gq_pct']:5.1f}%  DQ {row['dq_pct']:5.1f}%  "
+                  f"PQ {row['pq_pct']:5.1f}%", flush=True)
+    return rows
+
+
+def plot(results_file: Path, path: Path, title: str) -> None:
+    """FID against CPU-minutes, one line per system."""
+    from matplotlib.figure import Figure
+
+    rows = [json.loads(line) for line in results_file.read_text().splitlines() if line.strip()]
+    fig = Figure(figsize=(7, 4.2))
+    ax = fig.subplots()
+    for system in dict.fromkeys(r["system"] for r in rows):
+        pts = sorted((r["minutes"], r["fid"]) for r in rows if r["system"] == system)
+        ax.plot(*zip(*pts), marker="o", label=system)
+    ax.set_xlabel("training wall-clock minutes (2-core CPU)")
+    ax.set_ylabel("FID (lower is better)")
+    ax.set_title(title)
+    ax.grid(alpha=0.3)
+    ax.legend()
+    fig.savefig(path, dpi=110, bbox_inches="tight")
 
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--faces", required=True, help="folder (or .zip) of real anime faces")
-    ap.add_argument("--minutes", type=float, default=20.0, help="training budget of each side")
-    ap.add_argument("--samples", type=int, default=2000, help="samples scored per side")
+    ap.add_argument("--systems", nargs="+", default=["fast", "dcgan"], help="see above")
+    ap.add_argument("--budgets", type=float, nargs="+", default=[5, 10, 20], help="training minutes scored")
+    ap.add_argument("--samples", type=int, default=2000, help="samples scored per point")
     ap.add_argument("--ref", type=int, default=2000, help="real faces in the reference sample")
-    ap.add_argument("--out", default=None, help="folder for the lab's run folder and report.json")
-    ap.add_argument("--only", choices=("lab", "bare"), default=None, help="train one side only")
+    ap.add_argument("--out", default=None, help="folder for run folders, samples, grids and results.jsonl")
+    ap.add_argument("--torch-python", default=".venv-torch/bin/python", help="python of the PyTorch environment")
+    ap.add_argument("--no-raw", action="store_true", help="do not score the raw generator beside the averaged one")
+    ap.add_argument("--plot", default=None, help="also draw FID against minutes into this PNG")
+    ap.add_argument("--plot-only", action="store_true", help="only redraw --plot from OUT/results.jsonl")
     args = ap.parse_args()
     if not Path(args.faces).exists():
         ap.error(f"--faces {args.faces} does not exist")
-
+    if any(b <= 0 for b in args.budgets) or args.samples < 2 or args.ref < 2:
+        ap.error("--budgets must be > 0 and --samples/--ref >= 2")
+    warnings.filterwarnings("ignore", message="FID from")  # every row states its n and n_ref
     out = Path(args.out or tempfile.mkdtemp(prefix="ttq-"))
+    results_file = out / "results.jsonl"
+    if args.plot_only:
+        if not results_file.exists():
+            ap.error(f"{results_file} does not exist")
+        plot(results_file, Path(args.plot), "FID vs CPU-minutes")
+        return
+    configs = {}
+    for spec in args.systems:
+        if spec in ("torch", "bare"):
+            continue
+        try:
+            configs[spec] = parse_system(spec)
+        except ConfigError as exc:
+            ap.error(f"system {spec!r}: {exc}")
+    if "torch" in args.systems and not Path(args.torch_python).exists():
+        ap.error(f"--torch-python {args.torch_python} does not exist (make bench-torch-env)")
+
     out.mkdir(parents=True, exist_ok=True)
     faces, _ = ingest(args.faces, image_size=64, cache_dir=Path(tempfile.gettempdir()) / "animegan_ttq_cache")
-    cfg = preset("dcgan").replace(epochs=10_000)  # the budget, not the epoch count, ends both runs
-    print(f"{len(faces)} faces, {args.minutes:g} min per side, precision {compute_dtype(cfg)}", flush=True)
-
-    generators = {}
-    if args.only in (None, "lab"):
-        generators["lab (fit)"] = train_lab(cfg, faces, args.faces, out / "lab-run", args.minutes)
-    if args.only in (None, "bare"):
-        generators["bare loop"] = train_bare(cfg, faces, args.minutes)
-
     reference = reference_sample(faces, args.ref)  # its features are computed once and cached on disk
-    report = {"date": time.strftime("%Y-%m-%d"), "faces": len(faces), "minutes": args.minutes,
-              "samples": args.samples, "ref": args.ref, "results": {}}
-    for name, (generator, steps, seconds) in generators.items():
-        scores = evaluate_images(generate(generator, args.samples, seed=0), reference)
-        row = {"steps": steps, "seconds": round(seconds, 1),
-               "img_per_s": round(steps * cfg.batch_size / seconds, 1),
-               "epochs": round(steps / steps_per_epoch(len(faces), cfg.batch_size), 2),
-               **{k: scores[k] for k in ("kid", "kid_std", "fid", "gq_pct", "dq_pct", "pq_pct")}}
-        report["results"][name] = row
-        print(f"{name:10s} {row['steps']:5d} steps ({row['epochs']:.1f} epochs, {row['img_per_s']:.1f} img/s)  "
-              f"KID {row['kid']:.4f} ± {row['kid_std']:.4f}  FID {row['fid']:7.2f}  "
-              f"GQ {row['gq_pct']:5.1f}%  DQ {row['dq_pct']:5.1f}%  PQ {row['pq_pct']:5.1f}%", flush=True)
-    (out / "report.json").write_text(json.dumps(report, indent=1))
-    print(json.dumps(report))
+    print(f"{len(faces)} faces, budgets {args.budgets} min, {args.samples} samples vs {len(reference)} real, "
+          f"one system at a time", flush=True)
+    for spec in args.systems:
+        start = time.strftime("%H:%M")
+        if spec == "torch":
+            points, report = train_torch(args.torch_python, faces, out, args.budgets, args.samples)
+            score(points, reference, report["batch"], len(faces), out, results_file, {"started": start})
+            continue
+        cfg = configs[spec] if spec != "bare" else preset("dcgan").replace(epochs=100_000)
+        if spec == "bare":
+            points = train_bare(cfg, faces, args.budgets, args.samples)
+        else:
+            points = train_lab(spec, cfg, faces, args.faces, out, args.budgets, args.samples, raw=not args.no_raw)
+        score(points, reference, cfg.batch_size, len(faces), out, results_file, {"started": start})
+    if args.plot:
+        plot(results_file, Path(args.plot), f"FID vs CPU-minutes ({len(faces)} real faces)")
 
 
 if __name__ == "__main__":

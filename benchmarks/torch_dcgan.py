@@ -16,6 +16,11 @@ The step runs eagerly, as the example does. (torch.compile of the two networks w
 
 `--serve` turns the script into a worker for train_throughput.py's interleaved comparison: it reads a step count
 per line on stdin, runs that many steps, and answers with the seconds they took.
+
+`--train FACES.npy --budgets 5 10 20` trains the example for real on uint8 faces (N, 64, 64, 3), as the example's
+loop does (a fresh random order every epoch, batch 128, the last partial batch included), and at each budget of
+training wall-clock minutes (the clock paused while sampling) writes `--samples` images of G in eval mode to
+OUT/torch_<M>min.npy; the last stdout line is a JSON report (time_to_quality.py runs this and scores them).
 """
 
 from __future__ import annotations
@@ -26,6 +31,7 @@ import json
 import statistics
 import sys
 import time
+from pathlib import Path
 
 import torch
 from torch import nn
@@ -87,19 +93,20 @@ class Trainer:
 
     def _step(self, real_u8):
         real = (real_u8.float() / 127.5 - 1.0).contiguous(memory_format=self.memory_format)
-        z = torch.randn(self.batch, NZ, 1, 1, device=self.device)
+        n = real.shape[0]
+        z = torch.randn(n, NZ, 1, 1, device=self.device)
         # Discriminator: real batch and fake batch separately, one update.
         self.opt_d.zero_grad(set_to_none=True)
         with self._autocast():
             fake = self.g(z)
-            d_loss = self.bce(self.d(real).float(), self.real_label) + self.bce(
-                self.d(fake.detach()).float(), self.fake_label)
+            d_loss = self.bce(self.d(real).float(), self.real_label[:n]) + self.bce(
+                self.d(fake.detach()).float(), self.fake_label[:n])
         self.scaler.scale(d_loss).backward()
         self.scaler.step(self.opt_d)
         # Generator: non-saturating loss against the updated discriminator, on the same fakes.
         self.opt_g.zero_grad(set_to_none=True)
         with self._autocast():
-            g_loss = self.bce(self.d(fake).float(), self.real_label)
+            g_loss = self.bce(self.d(fake).float(), self.real_label[:n])
         self.scaler.scale(g_loss).backward()
         self.scaler.step(self.opt_g)
         self.scaler.update()
@@ -125,6 +132,47 @@ class Trainer:
             torch.cuda.synchronize()
 
 
+    @torch.no_grad()
+    def sample(self, n: int, seed: int = 0):
+        """n uint8 images (n, 64, 64, 3) from G in eval mode (BatchNorm running statistics), as the lab samples."""
+        self.g.eval()
+        z = torch.randn(n, NZ, 1, 1, generator=torch.Generator().manual_seed(seed)).to(self.device)
+        images = torch.cat([self.g(z[i:i + 250]).float().cpu() for i in range(0, n, 250)])
+        self.g.train()
+        return ((images.permute(0, 2, 3, 1) + 1.0) * 127.5).round().clamp(0, 255).to(torch.uint8).numpy()
+
+
+def train_on_faces(args):
+    import numpy as np
+
+    faces = torch.from_numpy(np.load(args.train)).permute(0, 3, 1, 2).contiguous()  # uint8 NCHW
+    if faces.ndim != 4 or faces.shape[1] != 3 or faces.dtype != torch.uint8:
+        sys.exit(f"error: {args.train} must hold uint8 images (N, 64, 64, 3)")
+    trainer = Trainer(args.device, args.batch[0])
+    faces = faces.to(trainer.device)
+    budgets, points = sorted(args.budgets), []
+    args.out.mkdir(parents=True, exist_ok=True)
+    start, paused, steps = time.monotonic(), 0.0, 0
+    while budgets:
+        order = torch.randperm(len(faces))  # DataLoader(shuffle=True): a new order every epoch
+        for lo in range(0, len(faces), trainer.batch):
+            loss = trainer._step(faces[order[lo:lo + trainer.batch]])
+            float(loss.detach())
+            steps += 1
+            while budgets and time.monotonic() - start - paused >= budgets[0] * 60:
+                pause = time.monotonic()
+                minutes = budgets.pop(0)
+                path = args.out / f"torch_{minutes:g}min.npy"
+                np.save(path, trainer.sample(args.samples))
+                points.append({"minutes": minutes, "steps": steps, "file": str(path)})
+                print(f"{minutes:g} min: {steps} steps", file=sys.stderr, flush=True)
+                paused += time.monotonic() - pause
+            if not budgets:
+                break
+    print(json.dumps({"date": time.strftime("%Y-%m-%d"), "torch": torch.__version__,
+                      "threads": torch.get_num_threads(), "batch": trainer.batch, "points": points}))
+
+
 def serve(args):
     trainer = Trainer(args.device, args.batch[0], args.channels_last, args.amp)
     for line in sys.stdin:
@@ -140,9 +188,15 @@ def main():
     ap.add_argument("--amp", action="store_true", help="also time autocast (float16 on cuda, bfloat16 on cpu)")
     ap.add_argument("--channels-last", action="store_true", help="(--serve) channels_last memory format")
     ap.add_argument("--serve", action="store_true", help="worker mode for train_throughput.py")
+    ap.add_argument("--train", default=None, help="train on this .npy of uint8 faces (N, 64, 64, 3)")
+    ap.add_argument("--budgets", type=float, nargs="+", default=[5, 10, 20], help="(--train) minutes to sample at")
+    ap.add_argument("--samples", type=int, default=2000, help="(--train) samples per budget")
+    ap.add_argument("--out", type=Path, default=Path("torch-samples"), help="(--train) folder for the samples")
     args = ap.parse_args()
     if args.serve:
         return serve(args)
+    if args.train:
+        return train_on_faces(args)
 
     results = []
     for batch in args.batch:

@@ -10,7 +10,7 @@ from PIL import Image
 
 from animegan_tf import runs
 from animegan_tf.cli import main
-from animegan_tf.config import ConfigError
+from animegan_tf.config import ConfigError, preset
 from animegan_tf.data import make_dataset, to_uint8
 from animegan_tf.training import build_gan, generate, load_generator, train
 from conftest import blob_images, tiny_config
@@ -154,3 +154,12 @@ def test_hinge_loss_and_spectral_norm_train(overrides):
         assert any(isinstance(layer, keras.layers.SpectralNormalization) for layer in gan.discriminator.layers)
     images = generate(gan.generator, 4, seed=0)
     assert images.shape == (4, 16, 16, 3)
+
+
+def test_the_fast_preset_builds_with_an_averaged_generator():
+    gan = build_gan(preset("fast"))
+    assert gan.ema_generator is not None and gan.ema_decay > 0
+    assert [w.shape for w in gan.ema_generator.weights] == [w.shape for w in gan.generator.weights]
+    for shadow, var in zip(gan.ema_generator.weights, gan.generator.weights):
+        np.testing.assert_array_equal(shadow.numpy(), var.numpy())  # the average starts at the initial weights
+    assert gan.generate(np.zeros((2, 100), np.float32)).shape == (2, 64, 64, 3)

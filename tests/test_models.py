@@ -17,7 +17,7 @@ def test_dcgan_parameter_counts_equal_seed_001():
 
 
 def test_shapes_names_and_float32_outputs_under_mixed_precision():
-    for name in ("dcgan", "scenario1", "scenario2-fig5"):
+    for name in ("dcgan", "fast", "scenario1", "scenario2-fig5"):
         cfg = preset(name)
         for policy in ("float32", "mixed_float16", "mixed_bfloat16"):
             g = build_generator(cfg, dtype=policy)
