@@ -54,6 +54,7 @@ class GANConfig:
     d_kernel_size: int = 4  # kernel of the discriminator's convolutions
     d_head: str = "conv"  # logits from "conv" (k4 valid over the 4x4 map) or "dense" (Flatten + Dense(1))
     d_batchnorm: bool = True  # BatchNorm after every discriminator conv but the logit layer
+    d_bn_input: bool = True  # with d_batchnorm: BatchNorm after the first conv too (the DCGAN paper and PyTorch leave it out)
     d_bn_momentum: float = 0.9  # Keras convention
     d_bn_epsilon: float = 1e-5
     leaky_slope: float = 0.2  # LeakyReLU negative slope in the discriminator
@@ -228,13 +229,16 @@ PRESETS: dict[str, dict] = {
     # The textbook DCGAN (Radford et al.; PyTorch's dcgan example; seed 001's tables). The defaults above are this
     # preset: G ConvTranspose 512-256-128-64-3 k4 with BN+ReLU and tanh, D Conv 64-128-256-512-1 k4 s2 with
     # BN+LeakyReLU(0.2), Adam 2e-4 / beta_1 0.5, batch 128, BN momentum 0.9 (Keras) = 0.1 (PyTorch), eps 1e-5.
+    # D's input layer has BatchNorm too, as in seed 001's tables; PyTorch's example and the paper leave that one
+    # out (d_bn_input=False).
     "dcgan": {},
-    # The CPU recipe (BENCHMARKS.md, "A CPU recipe"): the dcgan architecture at half width, batch 64, and an
-    # averaged generator whose half-life ramps up with the images seen. Chosen by measured quality per CPU-minute
-    # on real faces.
+    # The CPU recipe (BENCHMARKS.md, "A CPU recipe"): the dcgan architecture at half width, batch 64, no BatchNorm
+    # on the discriminator's input layer (as in the DCGAN paper and PyTorch's example; with it, this width
+    # collapsed to noise), and an averaged generator whose half-life ramps up with the images seen. Chosen by
+    # measured quality per CPU-minute on real faces.
     "fast": dict(
-        g_base_filters=256, g_filters=(128, 64, 32), d_filters=(32, 64, 128, 256), batch_size=64, epochs=60,
-        ema_decay=0.999, ema_rampup=0.05),
+        g_base_filters=256, g_filters=(128, 64, 32), d_filters=(32, 64, 128, 256), d_bn_input=False,
+        batch_size=64, epochs=60, ema_decay=0.999, ema_rampup=0.05),
     # Seed 003, first scenario: latent projected by a Dense layer to 512x4x4, then 4 ConvTranspose k4 with
     # 32, 64, 128 and 3 filters; D is 2 Conv2D(32, k3, s2) then Flatten + Dense(1); Adam 2e-4, beta_1 0.5, batch 256,
     # 100 epochs, batches sliced from an in-memory array. The seed tuned "manually" and names no BatchNorm (the

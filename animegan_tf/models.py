@@ -106,7 +106,7 @@ def build_discriminator(cfg: GANConfig, dtype: str | None = None) -> keras.Seque
     for i, filters in enumerate(cfg.d_filters, start=1):
         add_conv(layers.Conv2D(filters, cfg.d_kernel_size, strides=2, padding="same", use_bias=not bn,
                                kernel_initializer=_kernel_init(cfg, seeds()), name=f"down{i}", dtype=dtype))
-        if bn:
+        if bn and (i > 1 or cfg.d_bn_input):
             model.add(layers.BatchNormalization(momentum=cfg.d_bn_momentum, epsilon=cfg.d_bn_epsilon,
                                                 name=f"down{i}_bn", dtype=dtype))
         model.add(layers.LeakyReLU(negative_slope=cfg.leaky_slope, name=f"down{i}_lrelu", dtype=dtype))

@@ -105,10 +105,14 @@ def load_generator(run_dir: Path, ema: bool = True) -> keras.Sequential:
     raise FileNotFoundError(f"run folder has no checkpoint and no {final.name}: {run_dir}")
 
 
+def latents(seed: int, n: int, latent_dim: int) -> np.ndarray:
+    """The n latents z ~ N(0, I) that `generate` draws with `seed`, (n, latent_dim) float32; row i is face i."""
+    return np.random.default_rng(seed).standard_normal((n, latent_dim)).astype(np.float32)
+
+
 def generate(generator, n: int, seed: int = 0, batch_size: int = 256) -> np.ndarray:
-    """n uint8 images (n, S, S, 3) from z ~ N(0, I) drawn with `seed`."""
-    latent_dim = generator.input_shape[-1]
-    z = np.random.default_rng(seed).standard_normal((n, latent_dim)).astype(np.float32)
+    """n uint8 images (n, S, S, 3) from z = latents(seed, n, latent_dim)."""
+    z = latents(seed, n, generator.input_shape[-1])
     out = [data_lib.to_uint8(generator(z[i:i + batch_size], training=False)) for i in range(0, n, batch_size)]
     return np.concatenate(out) if out else np.zeros((0,) + generator.output_shape[1:], np.uint8)
 

@@ -4,8 +4,8 @@ import pytest
 import tensorflow as tf
 
 from animegan_tf import runs
-from animegan_tf.data import make_dataset
-from animegan_tf.training import build_gan, train
+from animegan_tf.data import make_dataset, to_uint8
+from animegan_tf.training import build_gan, generate, latents, train
 from conftest import blob_images, tiny_config
 
 
@@ -142,3 +142,12 @@ def test_refuses_to_overwrite_a_run_without_resume(tmp_path):
     train(cfg, blob_images(8), tmp_path / "run", verbose=0)
     with pytest.raises(FileExistsError, match="--resume"):
         train(cfg, blob_images(8), tmp_path / "run", verbose=0)
+
+
+def test_generate_draws_the_latents_of_its_seed_in_order():
+    g = build_gan(tiny_config()).generator
+    z = latents(5, 3, g.input_shape[-1])
+    assert z.shape == (3, g.input_shape[-1]) and z.dtype == np.float32
+    np.testing.assert_array_equal(latents(5, 1, g.input_shape[-1])[0], z[0])  # face 0 is the same for any n
+    assert not np.array_equal(latents(6, 1, g.input_shape[-1])[0], z[0])
+    np.testing.assert_array_equal(generate(g, 3, seed=5), to_uint8(g(z, training=False)))

@@ -52,3 +52,15 @@ def test_batchnorm_momentum_and_epsilon_come_from_the_config():
     assert (bn.momentum, bn.epsilon) == (0.8, 1e-5)
     dbn = build_discriminator(cfg).get_layer("down1_bn")
     assert (dbn.momentum, dbn.epsilon) == (0.8, 1e-3)
+
+
+def test_d_bn_input_false_drops_only_the_input_layers_batchnorm():
+    cfg = preset("dcgan")
+    with_bn = build_discriminator(cfg)
+    without = build_discriminator(cfg.replace(d_bn_input=False))
+    names = [layer.name for layer in without.layers]
+    assert "down1_bn" not in names and {"down2_bn", "down3_bn", "down4_bn"} <= set(names)
+    assert "down1_bn" in [layer.name for layer in with_bn.layers]
+    assert trainable_count(with_bn) - trainable_count(without) == 2 * cfg.d_filters[0]  # gamma and beta
+    assert not without.get_layer("down1").use_bias  # PyTorch's example: no bias in any D conv
+    assert preset("fast").d_bn_input is False

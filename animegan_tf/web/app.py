@@ -35,7 +35,7 @@ from werkzeug.exceptions import HTTPException
 
 from .. import runs
 from ..data import image_grid, to_uint8
-from ..training import generate, load_generator
+from ..training import generate, latents, load_generator
 from .folders import BadRunName, UnknownRun, resolve_run, served_runs
 
 MAX_FACES = 64
@@ -127,8 +127,8 @@ class GeneratorCache:
 # ---------------------------------------------------------------------------------------------------------------
 
 def seed_latent(seed: int, latent_dim: int) -> np.ndarray:
-    """The z of face 0 drawn with `seed`: the same draw as `training.generate` (a test holds the two together)."""
-    return np.random.default_rng(seed).standard_normal((1, latent_dim)).astype(np.float32)[0]
+    """The z of face 0 drawn with `seed`: the one `training.generate(g, n, seed)` draws first."""
+    return latents(seed, 1, latent_dim)[0]
 
 
 def slerp(z_a: np.ndarray, z_b: np.ndarray, t: float) -> np.ndarray:
