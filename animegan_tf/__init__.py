@@ -15,7 +15,8 @@ _PUBLIC = {
     "apply_overrides": "config",
     "build_generator": "models", "build_discriminator": "models",
     "DCGAN": "gan",
-    "train": "training", "build_gan": "training", "load_generator": "training", "generate": "training",
+    "train": "training", "build_gan": "sampling", "load_generator": "sampling", "generate": "sampling",
+    "latents": "sampling",
     "load_images": "data", "load_array": "data", "make_dataset": "data", "DataError": "data",
     "synthetic_faces": "synthetic",
 }

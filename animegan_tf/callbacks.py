@@ -1,4 +1,5 @@
-"""Keras callbacks that turn a training run into a run folder: sample grids, loss plot, checkpoints, time budget.
+"""Keras callbacks that turn a training run into a run folder: sample grids, loss plot, checkpoints, time budget,
+divergence guard, TensorBoard grids and the periodic quality evaluation.
 
 Nothing here runs inside `train_step`; all of it happens between steps or epochs.
 """
@@ -6,14 +7,18 @@ Nothing here runs inside `train_step`; all of it happens between steps or epochs
 from __future__ import annotations
 
 import io
+import math
 import time
 from pathlib import Path
 
 import keras
 import numpy as np
+import tensorflow as tf
 
 from . import runs
-from .data import atomic_write_bytes, image_grid, save_png, to_uint8
+from .evaluate import evaluate_images
+from .files import atomic_write_bytes, image_grid, save_png, to_uint8
+from .sampling import generate
 
 
 def plot_losses(history: dict[str, list[float]], path: Path, title: str = "") -> None:
@@ -59,8 +64,36 @@ class SampleGrid(keras.callbacks.Callback):
         self.fixed_z = fixed_z
 
     def on_epoch_end(self, epoch, logs=None):
+        if self.model.diverged:
+            return
         images = to_uint8(self.model.generate(self.fixed_z))
         save_png(image_grid(images), self.run_dir / "samples" / f"epoch_{epoch + 1:04d}.png")
+
+
+class TensorBoardGrid(keras.callbacks.Callback):
+    """After every epoch, the sample grid of the run's fixed z as an image in TensorBoard (`<run>/tb/samples`);
+    Keras' own TensorBoard callback logs the losses and evaluation metrics beside it."""
+
+    def __init__(self, log_dir: Path, fixed_z: np.ndarray):
+        super().__init__()
+        self.log_dir = Path(log_dir)
+        self.fixed_z = fixed_z
+        self.writer = None
+
+    def on_epoch_end(self, epoch, logs=None):
+        if self.model.diverged:
+            return
+        if self.writer is None:
+            self.writer = tf.summary.create_file_writer(str(self.log_dir / "samples"))
+        grid = image_grid(to_uint8(self.model.generate(self.fixed_z)))
+        with self.writer.as_default():
+            tf.summary.image("samples", grid[None], step=epoch + 1)
+        self.writer.flush()
+
+    def on_train_end(self, logs=None):
+        if self.writer is not None:
+            self.writer.close()
+            self.writer = None
 
 
 class LossPlot(keras.callbacks.Callback):
@@ -100,6 +133,8 @@ class Checkpoint(keras.callbacks.Callback):
         self.steps_done += 1
 
     def on_epoch_end(self, epoch, logs=None):
+        if self.model.diverged:  # never write a state of non-finite weights over the last good one
+            return
         if self.steps_done >= self.steps_per_epoch:
             runs.save_checkpoint(self.run_dir, self.model, epoch=epoch + 1)
         else:  # stopped mid-epoch (time budget): remember where
@@ -123,3 +158,60 @@ class TimeBudget(keras.callbacks.Callback):
         if time.monotonic() - self.start >= self.seconds:
             self.model.stop_training = True
             self.stopped = True
+
+
+class DivergenceGuard(keras.callbacks.Callback):
+    """Stop after the step whose losses and weights went non-finite, and mark the model `diverged` (Checkpoint and
+    SampleGrid then write nothing, and `train` raises TrainingDiverged).
+
+    A non-finite loss alone is not divergence: under mixed_float16 the loss scaler skips such a step and keeps the
+    weights. So the weights are checked (only when a loss is non-finite: the check copies them to the host).
+    Place it first among the callbacks, so it acts before anything saves.
+    """
+
+    def __init__(self):
+        super().__init__()
+        self.epoch = 0
+        self.where = None  # (epoch, step, {loss: value}) once diverged
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self.epoch = epoch
+
+    def on_train_batch_end(self, batch, logs=None):
+        losses = {k: float(logs[k]) for k in ("g_loss", "d_loss") if logs and k in logs}
+        if all(math.isfinite(v) for v in losses.values()):
+            return
+        if all(np.isfinite(w.numpy()).all() for w in self.model.weights):
+            return  # a step the loss scaler skipped (the epoch's running mean stays non-finite until it ends)
+        self.where = (self.epoch + 1, batch + 1, losses)
+        self.model.diverged = True
+        self.model.stop_training = True
+
+
+class QualityMonitor(keras.callbacks.Callback):
+    """Every `every` epochs: KID and the judge's tallies of `n` samples into metrics.jsonl, and
+    checkpoints/best.npz kept at the lowest KID so far.
+
+    Place it after the Checkpoint callback (train() does), so `epoch` matches the saved state.
+    """
+
+    def __init__(self, run_dir, reference: np.ndarray, every: int = 5, n: int = 500, seed: int = 0):
+        super().__init__()
+        self.run_dir = Path(run_dir)
+        self.reference = np.asarray(reference)
+        self.every, self.n, self.seed = every, n, seed
+        previous = [m["kid"] for m in runs.load_metrics(self.run_dir) if "kid" in m]
+        self.best = min(previous) if previous else float("inf")
+
+    def on_epoch_end(self, epoch, logs=None):
+        if (epoch + 1) % self.every or self.model.stop_training:
+            return
+        images = generate(self.model.sampling_generator, self.n, seed=self.seed)
+        result = {"epoch": epoch + 1, "time": time.strftime("%Y-%m-%dT%H:%M:%S"),
+                  **evaluate_images(images, self.reference, with_fid=False, seed=self.seed)}
+        runs.append_metrics(self.run_dir, result)
+        if result["kid"] < self.best:
+            self.best = result["kid"]
+            runs.save_checkpoint(self.run_dir, self.model, epoch=epoch + 1, path=runs.BEST_CHECKPOINT)
+        if logs is not None:
+            logs["kid"] = result["kid"]

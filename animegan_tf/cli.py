@@ -160,20 +160,24 @@ def cmd_train(args) -> int:
         raise UsageError(str(exc)) from None
     print(f"data: {len(images)} images of {cfg.image_size}x{cfg.image_size} from {data}")
 
-    from .training import train
+    from .runs import RunLocked
+    from .training import TrainingDiverged, train
 
     try:
         train(cfg, images, args.out, resume=args.resume, max_minutes=args.max_minutes,
               verbose=2 if args.quiet or not sys.stdout.isatty() else 1, data_source=str(data))
-    except (FileExistsError, FileNotFoundError, DataError) as exc:
+    except (FileExistsError, FileNotFoundError, DataError, RunLocked) as exc:
         raise UsageError(str(exc)) from None
+    except TrainingDiverged as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
     print(f"run folder: {Path(args.out).resolve()}")
     return 0
 
 
 def cmd_sample(args) -> int:
-    from .data import image_grid, save_png
-    from .training import generate, load_generator
+    from .files import image_grid, save_png
+    from .sampling import generate, load_generator
 
     if args.n < 1:
         raise UsageError(f"--n must be >= 1, got {args.n}")
@@ -232,7 +236,7 @@ def cmd_evaluate(args) -> int:
             result = evaluate_images(images, reference, seed=args.seed)
             print(f"{args.images}: {format_result(result)}")
             if args.save:
-                from .data import atomic_write_bytes
+                from .files import atomic_write_bytes
 
                 atomic_write_bytes(Path(args.save), (json.dumps(result, indent=2) + "\n").encode())
                 print(f"saved {args.save}")
@@ -254,7 +258,7 @@ def cmd_download(args) -> int:
 
 
 def cmd_synth(args) -> int:
-    from .data import save_png
+    from .files import save_png
     from .synthetic import synthetic_faces
 
     if args.n < 1:
@@ -269,7 +273,8 @@ def cmd_synth(args) -> int:
 
 
 def cmd_preview(args) -> int:
-    from .data import DataError, load_array, preview_grid, save_png
+    from .data import DataError, load_array, preview_grid
+    from .files import save_png
 
     _require_path(args.data)
     try:

@@ -86,6 +86,7 @@ class GANConfig:
     eval_samples: int = 500  # samples per evaluation during training
     seed: int = 0  # seeds weights, data order, z and the fixed sample z
     num_samples: int = 64  # images in the per-epoch sample grid (a square number)
+    tensorboard: bool = False  # log epoch losses, sample grids and evaluation metrics to <run>/tb/ (TensorBoard)
 
     def __post_init__(self):
         # JSON gives lists; the config is frozen and hashable, so keep tuples.
@@ -326,3 +327,22 @@ def apply_overrides(cfg: GANConfig, overrides: list[str]) -> GANConfig:
             raise ConfigError(f"unknown config key {key!r} in --set {item!r}")
         changes[key] = _parse_value(by_name[key], raw.strip())
     return dataclasses.replace(cfg, **changes)
+
+
+# Fields a resumed run may change: what the optimizers, the losses, the augmentations and the bookkeeping read at
+# each step. Everything else defines the networks, their checkpointed state or the data order, and is fixed for the
+# life of a run folder.
+RESUMABLE_FIELDS = frozenset({
+    "epochs", "g_lr", "d_lr", "beta_1", "beta_2", "label_smoothing", "loss", "ema_rampup", "diffaugment",
+    "aug_flip", "aug_sharpness", "aug_color_jitter", "aug_blur", "jit_compile", "eval_every", "eval_samples",
+    "tensorboard",
+})
+
+
+def check_resume_changes(saved: GANConfig, wanted: GANConfig) -> None:
+    """Raise ConfigError naming the first field that differs between a run's config and the one asked for on
+    resume, when that field cannot change mid-run (architecture, latent size, precision, seed, batch, ...)."""
+    for f in fields(saved):
+        if f.name != "name" and f.name not in RESUMABLE_FIELDS and getattr(saved, f.name) != getattr(wanted, f.name):
+            raise ConfigError(f"{f.name} cannot change when resuming (the run was trained with "
+                              f"{f.name}={getattr(saved, f.name)!r}); start a new run folder instead")

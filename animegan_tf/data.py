@@ -18,7 +18,6 @@ import hashlib
 import io
 import json
 import os
-import tempfile
 import warnings
 import zipfile
 from dataclasses import dataclass
@@ -26,6 +25,8 @@ from pathlib import Path
 
 import numpy as np
 from PIL import Image, ImageOps
+
+from .files import atomic_write_bytes, image_grid
 
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".webp", ".gif")
 MIN_SIDE = 16  # images smaller than this (either side) are skipped
@@ -44,22 +45,6 @@ def data_dir() -> Path:
     if (checkout_data / "README.md").exists():
         return checkout_data
     return Path.home() / ".cache" / "animegan_tf" / "data"
-
-
-def atomic_write_bytes(path: Path, payload: bytes) -> None:
-    """Write to a temporary file in the same folder, then rename: readers never see a half-written file."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(payload)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -272,33 +257,11 @@ def normalize(images, dtype="float32"):
     return tf.cast(images, dtype) / tf.constant(127.5, dtype) - tf.constant(1.0, dtype)
 
 
-def image_grid(images: np.ndarray, cols: int | None = None) -> np.ndarray:
-    """(N, H, W, C) uint8 -> one (rows*H, cols*W, C) uint8 mosaic; missing cells stay black."""
-    n, h, w, c = images.shape
-    cols = cols or int(np.ceil(np.sqrt(n)))
-    rows = int(np.ceil(n / cols))
-    padded = np.zeros((rows * cols, h, w, c), dtype=np.uint8)
-    padded[:n] = images
-    return padded.reshape(rows, cols, h, w, c).transpose(0, 2, 1, 3, 4).reshape(rows * h, cols * w, c)
-
-
-def save_png(array: np.ndarray, path: Path) -> None:
-    buf = io.BytesIO()
-    Image.fromarray(array).save(buf, format="PNG")
-    atomic_write_bytes(path, buf.getvalue())
-
-
 def preview_grid(images: np.ndarray, n: int = 25, seed: int = 0) -> np.ndarray:
     """n random images of a dataset (uint8 array) as one square uint8 grid, as seed 001 shows before training."""
     rng = np.random.default_rng(seed)
     picks = np.sort(rng.choice(len(images), size=min(n, len(images)), replace=False))
     return image_grid(np.asarray(images[picks]))
-
-
-def to_uint8(images) -> np.ndarray:
-    """[-1, 1] floats -> uint8 [0, 255]."""
-    arr = np.asarray(images, dtype=np.float32)
-    return np.clip((arr + 1.0) * 127.5 + 0.5, 0, 255).astype(np.uint8)
 
 
 def make_dataset(images: np.ndarray, batch_size: int, epochs: int, seed: int = 0, initial_epoch: int = 0,
@@ -339,7 +302,7 @@ def make_dataset(images: np.ndarray, batch_size: int, epochs: int, seed: int = 0
 def load_images(path, cfg, initial_epoch: int = 0):
     """A folder/zip/"synthetic" -> the tf.data.Dataset `fit` trains on, for `cfg` (batch, epochs, seed, dtype)."""
     from .augment import make_augment
-    from .training import compute_dtype
+    from .precision import compute_dtype  # TensorFlow only when a dataset is made
 
     images = load_array(path, cfg.image_size)
     return make_dataset(images, cfg.batch_size, cfg.epochs, seed=cfg.seed, initial_epoch=initial_epoch,

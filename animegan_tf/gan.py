@@ -68,6 +68,7 @@ class DCGAN(keras.Model):
         self.z_rng = tf.random.Generator.from_seed(seed)
         names = ("g_loss", "d_loss", "d_real_loss", "d_fake_loss", "d_real_mean", "d_fake_mean")
         self.trackers = {name: keras.metrics.Mean(name=name) for name in names}
+        self.diverged = False  # set by callbacks.DivergenceGuard when losses and weights go non-finite
         self.built = True  # both networks start from keras.Input, so there is nothing left to build
 
     def compile(self, d_optimizer, g_optimizer, loss_scale=False, **kwargs):

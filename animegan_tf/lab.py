@@ -22,6 +22,9 @@ from . import runs
 from .config import GANConfig
 from .data import data_dir, load_array
 from .download import KNOWN_DATASETS
+from .evaluate import evaluate_run
+from .precision import has_gpu
+from .training import train
 
 
 @dataclass(frozen=True)
@@ -40,7 +43,6 @@ def settings(notebook: str) -> Settings:
     fast = os.environ.get("ANIMEGAN_FAST") == "1"
     minutes = os.environ.get("ANIMEGAN_MINUTES")
     samples = os.environ.get("ANIMEGAN_SAMPLES")
-    from .training import has_gpu
 
     return Settings(
         fast=fast,
@@ -77,8 +79,6 @@ def runs_root(notebook: str, fast: bool = False) -> Path:
 
 def for_this_machine(cfg: GANConfig, fast: bool) -> GANConfig:
     """The seed's config, adapted only where this machine or a test run needs it (and said so)."""
-    from .training import has_gpu
-
     if cfg.precision == "mixed_float16" and not has_gpu():
         # float16 is emulated on CPUs (several times slower); the comparison is about the other knobs.
         cfg = cfg.replace(precision="auto")
@@ -93,8 +93,6 @@ def run(cfg: GANConfig, data_spec: str, run_dir: Path, minutes: float | None = N
 
     fresh=True deletes an existing run folder first (FAST test runs start from scratch every time).
     """
-    from .training import train
-
     run_dir = Path(run_dir)
     if fresh and run_dir.exists():
         shutil.rmtree(run_dir)
@@ -114,7 +112,6 @@ def run(cfg: GANConfig, data_spec: str, run_dir: Path, minutes: float | None = N
 
 def evaluate(run_dir: Path, reference: np.ndarray, n: int, seed: int = 0) -> dict:
     """The run's latest evaluation with n samples at its current epoch, computed once and kept in metrics.jsonl."""
-    from .evaluate import evaluate_run
 
     epoch = (runs.checkpoint_meta(run_dir) or {}).get("epoch", 0)
     for record in reversed(runs.load_metrics(run_dir)):

@@ -8,7 +8,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 from PIL import Image
 
-from .data import to_uint8
+from .files import to_uint8
 
 LOSSES = (("g_loss", "generator"), ("d_real_loss", "discriminator real"), ("d_fake_loss", "discriminator fake"))
 TALLY_COLOURS = {"GQ": "tab:green", "DQ": "tab:blue", "PQ": "tab:red"}  # seed 003's colours

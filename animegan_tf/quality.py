@@ -18,7 +18,8 @@ import numpy as np
 import PIL
 from PIL import Image
 
-from .data import atomic_write_bytes
+from . import inception, metrics
+from .files import atomic_write_bytes
 from .synthetic import synthetic_faces
 
 # The fixed detection recipe (see the module docstring).
@@ -285,15 +286,13 @@ def judge(images, reference, k: int = MANIFOLD_K, batch_size: int = 50, verbose:
     Returns:
         tally(...) plus "labels" (one per image), "face" and "manifold" (bool lists) and "k".
     """
-    from . import metrics
-
     images = np.asarray(images)
     faces = detect_faces(images)
     ref = reference if isinstance(reference, dict) else metrics.reference_features(np.asarray(reference),
                                                                                  batch_size=batch_size)
     ref_feats = np.asarray(ref["feats"], dtype=np.float64)
     if features is None:
-        features = metrics.inception_features(images, batch_size=batch_size)
+        features = inception.inception_features(images, batch_size=batch_size)
     feats = np.asarray(features, dtype=np.float64)
     inside = on_manifold(feats, ref_feats, manifold_radii(ref_feats, k))
     labels = ["PQ" if not f else ("GQ" if m else "DQ") for f, m in zip(faces, inside)]

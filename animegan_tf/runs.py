@@ -17,15 +17,22 @@ runs/<name>/
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import io
 import json
+import os
 from pathlib import Path
+
+try:
+    import fcntl  # POSIX: Linux, macOS, Colab
+except ImportError:  # Windows: no run-folder lock
+    fcntl = None
 
 import numpy as np
 
 from .config import GANConfig
-from .data import atomic_write_bytes
+from .files import atomic_write_bytes
 
 CHECKPOINT = Path("checkpoints") / "latest.npz"
 BEST_CHECKPOINT = Path("checkpoints") / "best.npz"  # lowest KID so far (when evaluation during training is on)
@@ -53,18 +60,84 @@ def load_config(run_dir: Path) -> GANConfig:
     return GANConfig.from_json(path.read_text())
 
 
+def _history_rows(path: Path) -> tuple[list[str], list[dict]]:
+    """history.csv's header and its well-formed rows (a line cut short by a killed process is left out)."""
+    with path.open(newline="") as f:
+        reader = csv.DictReader(f)
+        rows = []
+        for row in reader:
+            try:
+                if None in row or any(v is None for v in row.values()):
+                    continue
+                int(float(row["epoch"]))
+                [float(v) for k, v in row.items() if v not in ("NA", "")]
+            except (KeyError, ValueError):
+                continue
+            rows.append(row)
+        return list(reader.fieldnames or []), rows
+
+
+def trim_history(run_dir: Path, epochs_done: int) -> None:
+    """Keep only history.csv's rows of the epochs the checkpoint has finished (Keras numbers them from 0), so a
+    resumed run writes exactly one row per epoch: a row of an interrupted, diverged or killed epoch goes."""
+    path = Path(run_dir) / "history.csv"
+    if not path.exists():
+        return
+    header, rows = _history_rows(path)
+    kept = [row for row in rows if int(float(row["epoch"])) < epochs_done]
+    if len(kept) == len(rows) and path.read_text().count("\n") == len(rows) + 1:
+        return  # nothing to drop
+    buf = io.StringIO()
+    writer = csv.DictWriter(buf, fieldnames=header, lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(kept)
+    atomic_write_bytes(path, buf.getvalue().encode())
+
+
 def load_history(run_dir: Path) -> dict[str, list[float]]:
     """history.csv -> {"epoch": [...], "g_loss": [...], ...}; empty when the run has not finished an epoch."""
     path = Path(run_dir) / "history.csv"
     if not path.exists():
         return {}
-    with path.open() as f:
-        rows = list(csv.DictReader(f))
+    _, rows = _history_rows(path)
     if not rows:
         return {}
     # Keras' CSVLogger adds val_* columns filled with "NA" when there is no validation data: drop those.
     table = {key: [float("nan") if row[key] in ("NA", "") else float(row[key]) for row in rows] for key in rows[0]}
     return {key: values for key, values in table.items() if not all(v != v for v in values)}
+
+
+LOCK_FILE = "train.lock"
+
+
+class RunLocked(RuntimeError):
+    """Another live process is training this run folder."""
+
+
+@contextlib.contextmanager
+def training_lock(run_dir: Path):
+    """Hold the run folder's writer lock while training: a second writer gets RunLocked naming the holder's pid.
+
+    An OS file lock (flock), so it dies with its process: a run killed with SIGKILL does not block the next
+    --resume. The lock file stays in the run folder (deleting it would let two writers lock two different files).
+    """
+    if fcntl is None:
+        yield
+        return
+    path = Path(run_dir) / LOCK_FILE
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = os.pread(fd, 32, 0).decode(errors="replace").strip() or "unknown"
+            raise RunLocked(f"{run_dir} is being trained by another process (pid {holder}): wait for it to end or "
+                            f"stop it, then --resume") from None
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, str(os.getpid()).encode(), 0)
+        yield
+    finally:
+        os.close(fd)  # closing the descriptor releases the lock
 
 
 def fixed_latents(run_dir: Path, cfg: GANConfig) -> np.ndarray:

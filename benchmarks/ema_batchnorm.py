@@ -26,10 +26,10 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
 
-from animegan_tf import metrics, runs  # noqa: E402
+from animegan_tf import inception, metrics, runs  # noqa: E402
 from animegan_tf.data import ingest  # noqa: E402
 from animegan_tf.evaluate import reference_sample  # noqa: E402
-from animegan_tf.training import generate, load_generator  # noqa: E402
+from animegan_tf.sampling import generate, load_generator  # noqa: E402
 
 
 def batchnorms(model):
@@ -79,7 +79,7 @@ def main():
     report = {"date": time.strftime("%Y-%m-%d"), "run": str(args.run), "epoch": runs.checkpoint_meta(Path(args.run)),
               "samples": args.samples, "ref": len(ref), "results": {}}
     for name, generator in variants.items():
-        feats = metrics.inception_features(generate(generator, args.samples, seed=0))
+        feats = inception.inception_features(generate(generator, args.samples, seed=0))
         k = metrics.kid(feats, ref)
         f = metrics.fid(feats, ref, method="eigh", warn_small=False)["fid"]
         report["results"][name] = {"fid": round(f, 2), "kid": round(k["kid_mean"], 4), "kid_std": round(k["kid_std"], 4)}

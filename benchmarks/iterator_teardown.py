@@ -19,7 +19,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 from animegan_tf.config import preset  # noqa: E402
 from animegan_tf.data import make_dataset  # noqa: E402
-from animegan_tf.training import build_gan  # noqa: E402
+from animegan_tf.sampling import build_gan  # noqa: E402
 from train_throughput import bare_loop, fake_data  # noqa: E402
 
 

@@ -23,7 +23,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 import numpy as np  # noqa: E402
 from PIL import Image, ImageFilter  # noqa: E402
 
-from animegan_tf import metrics, quality  # noqa: E402
+from animegan_tf import inception, metrics, quality  # noqa: E402
 from animegan_tf.data import ingest  # noqa: E402
 
 
@@ -55,7 +55,7 @@ def main():
     judged, reference = faces[order[: args.n]], faces[order[args.n: args.n + args.ref]]
 
     t = time.perf_counter()
-    ref_feats = metrics.inception_features(reference)
+    ref_feats = inception.inception_features(reference)
     feature_seconds = time.perf_counter() - t
     conditions = {
         "real faces": judged,
@@ -67,7 +67,7 @@ def main():
     detect_seconds = 0.0
     for name, images in conditions.items():
         t = time.perf_counter()
-        feats = metrics.inception_features(images)
+        feats = inception.inception_features(images)
         feature_seconds += time.perf_counter() - t
         t = time.perf_counter()
         verdict = quality.judge(images, {"feats": ref_feats}, features=feats)

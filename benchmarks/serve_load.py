@@ -52,7 +52,7 @@ def rss_mib(pid: int) -> float:
 
 def initial_weights_run(folder: Path, preset_name: str) -> str:
     """A run folder holding `preset_name`'s config and a checkpoint of its freshly built networks."""
-    from animegan_tf.training import build_gan  # TensorFlow only for this case
+    from animegan_tf.sampling import build_gan  # TensorFlow only for this case
 
     cfg = preset(preset_name)
     run_dir = folder / f"{preset_name}-initial"

@@ -39,11 +39,13 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
 
-from animegan_tf import runs  # noqa: E402
 from animegan_tf.config import ConfigError, apply_overrides, preset  # noqa: E402
-from animegan_tf.data import image_grid, ingest, make_dataset, save_png, steps_per_epoch  # noqa: E402
+from animegan_tf.data import ingest, make_dataset, steps_per_epoch  # noqa: E402
 from animegan_tf.evaluate import evaluate_images, reference_sample  # noqa: E402
-from animegan_tf.training import build_gan, compute_dtype, generate, train  # noqa: E402
+from animegan_tf.files import image_grid, save_png  # noqa: E402
+from animegan_tf.precision import compute_dtype  # noqa: E402
+from animegan_tf.sampling import build_gan, generate  # noqa: E402
+from animegan_tf.training import train  # noqa: E402
 from train_throughput import bare_loop  # noqa: E402  (benchmarks/ is on sys.path when run as a script)
 
 HERE = Path(__file__).resolve().parent

@@ -33,7 +33,8 @@ import tensorflow as tf  # noqa: E402
 
 from animegan_tf.config import preset  # noqa: E402
 from animegan_tf.data import make_dataset  # noqa: E402
-from animegan_tf.training import build_gan, resolve_precision  # noqa: E402
+from animegan_tf.precision import resolve_precision  # noqa: E402
+from animegan_tf.sampling import build_gan  # noqa: E402
 
 
 def fake_data(n: int, size: int = 64) -> np.ndarray:

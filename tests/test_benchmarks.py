@@ -12,7 +12,7 @@ import numpy as np
 import tensorflow as tf
 
 from animegan_tf.data import normalize
-from animegan_tf.training import build_gan
+from animegan_tf.sampling import build_gan
 from conftest import blob_images, tiny_config
 
 BENCHMARKS = Path(__file__).resolve().parent.parent / "benchmarks"

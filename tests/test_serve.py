@@ -24,8 +24,9 @@ from PIL import Image
 
 from animegan_tf import runs
 from animegan_tf.cli import main
-from animegan_tf.data import image_grid
-from animegan_tf.training import generate, load_generator, train
+from animegan_tf.files import image_grid
+from animegan_tf.sampling import generate, load_generator
+from animegan_tf.training import train
 from animegan_tf.web.app import create_app, public_host_warning, slerp
 from conftest import blob_images, tiny_config
 

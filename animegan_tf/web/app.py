@@ -10,7 +10,7 @@ Without `seed` the server draws one and says which (X-Seed header, "seed" in JSO
 generator instead of the averaged one (the same one when the run keeps no average). Status codes: 400 for bad
 input, 404 for an unknown run or path, 500 (with the reason) for a run whose weights cannot be read.
 
-The same (run, n, seed, raw) always gives the same PNG bytes: z comes from `training.generate`'s seeded draw.
+The same (run, n, seed, raw) always gives the same PNG bytes: z comes from `sampling.generate`'s seeded draw.
 """
 
 from __future__ import annotations
@@ -34,8 +34,8 @@ from PIL import Image
 from werkzeug.exceptions import HTTPException
 
 from .. import runs
-from ..data import image_grid, to_uint8
-from ..training import generate, latents, load_generator
+from ..files import image_grid, to_uint8
+from ..sampling import generate, latents, load_generator
 from .folders import BadRunName, UnknownRun, resolve_run, served_runs
 
 MAX_FACES = 64
@@ -127,7 +127,7 @@ class GeneratorCache:
 # ---------------------------------------------------------------------------------------------------------------
 
 def seed_latent(seed: int, latent_dim: int) -> np.ndarray:
-    """The z of face 0 drawn with `seed`: the one `training.generate(g, n, seed)` draws first."""
+    """The z of face 0 drawn with `seed`: the one `sampling.generate(g, n, seed)` draws first."""
     return latents(seed, 1, latent_dim)[0]
 
 

@@ -1,0 +1,75 @@
+"""Generators in and faces out: build a run's DCGAN, load a run's generator, draw latents and images.
+
+Training, evaluation, the CLI and the web page all sample through this module.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from . import runs
+from .config import GANConfig, diffaugment_policies
+from .files import to_uint8
+from .gan import DCGAN
+from .models import build_discriminator, build_generator
+from .precision import make_strategy, resolve_precision
+
+
+def build_gan(cfg: GANConfig, strategy: tf.distribute.Strategy | None = None) -> DCGAN:
+    """Models and optimizers built and compiled inside the strategy's scope."""
+    strategy = strategy or make_strategy(cfg)
+    policy = resolve_precision(cfg)
+    keras.utils.set_random_seed(cfg.seed)
+    with strategy.scope():
+        gan = DCGAN(build_generator(cfg, dtype=policy), build_discriminator(cfg, dtype=policy),
+                    latent_dim=cfg.latent_dim, label_smoothing=cfg.label_smoothing, seed=cfg.seed,
+                    diffaugment=diffaugment_policies(cfg), loss=cfg.loss,
+                    ema_generator=build_generator(cfg, dtype=policy) if cfg.ema_decay else None,
+                    ema_decay=cfg.ema_decay, ema_rampup=cfg.ema_rampup)
+        gan.compile(
+            d_optimizer=keras.optimizers.Adam(cfg.d_lr, beta_1=cfg.beta_1, beta_2=cfg.beta_2),
+            g_optimizer=keras.optimizers.Adam(cfg.g_lr, beta_1=cfg.beta_1, beta_2=cfg.beta_2),
+            loss_scale=policy == "mixed_float16",
+            jit_compile={"auto": "auto", "on": True, "off": False}[cfg.jit_compile],
+        )
+        gan.build_optimizers()
+    return gan
+
+
+def load_generator(run_dir: Path, ema: bool = True) -> keras.Sequential:
+    """The generator of a run folder at its latest checkpoint (float32, inference ready).
+
+    Args:
+        ema: the averaged generator when the run keeps one (`ema_decay > 0`); False = the raw, trained one.
+    """
+    cfg = runs.load_config(run_dir).replace(precision="float32")
+    group = "ema_generator" if ema and cfg.ema_decay else "generator"
+    generator = build_generator(cfg, dtype="float32")
+    ckpt = Path(run_dir) / runs.CHECKPOINT
+    if ckpt.exists():
+        with np.load(ckpt) as state:
+            keys = sorted(k for k in state.files if k.startswith(group + "/"))
+            for key, var in zip(keys, generator.weights, strict=True):
+                var.assign(state[key])
+        return generator
+    final = Path(run_dir) / (runs.FINAL_GENERATOR if group == "ema_generator" or not cfg.ema_decay
+                             else runs.FINAL_RAW_GENERATOR)
+    if final.exists():
+        return keras.saving.load_model(final, compile=False)
+    raise FileNotFoundError(f"run folder has no checkpoint and no {final.name}: {run_dir}")
+
+
+def latents(seed: int, n: int, latent_dim: int) -> np.ndarray:
+    """The n latents z ~ N(0, I) that `generate` draws with `seed`, (n, latent_dim) float32; row i is face i."""
+    return np.random.default_rng(seed).standard_normal((n, latent_dim)).astype(np.float32)
+
+
+def generate(generator, n: int, seed: int = 0, batch_size: int = 256) -> np.ndarray:
+    """n uint8 images (n, S, S, 3) from z = latents(seed, n, latent_dim)."""
+    z = latents(seed, n, generator.input_shape[-1])
+    out = [to_uint8(generator(z[i:i + batch_size], training=False)) for i in range(0, n, batch_size)]
+    return np.concatenate(out) if out else np.zeros((0,) + generator.output_shape[1:], np.uint8)

@@ -1,0 +1,180 @@
+"""Runs that survive bad settings and a second writer: --set on --resume, diverging losses, the run-folder lock."""
+
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import numpy as np
+
+from animegan_tf import runs
+from animegan_tf.callbacks import DivergenceGuard
+from animegan_tf.cli import main
+from animegan_tf.sampling import build_gan, generate, load_generator
+from conftest import tiny_config
+
+TINY = ["--set", "image_size=16", "--set", "latent_dim=8", "--set", "g_base_filters=16", "--set", "g_filters=8",
+        "--set", "d_filters=8,16", "--set", "batch_size=8", "--set", "num_samples=4", "--set", "precision=float32"]
+
+
+def train_cli(image_folder, run, *extra):
+    return main(["train", "--data", str(image_folder), "--out", str(run), "--quiet", *extra])
+
+
+def checkpoint_learning_rates(run):
+    """The learning rates the run's optimizers hold in its latest checkpoint (restored into a fresh model)."""
+    gan = build_gan(runs.load_config(run))
+    runs.restore_checkpoint(run, gan)
+    return float(gan.g_optimizer.learning_rate.numpy()), float(gan.d_optimizer.learning_rate.numpy())
+
+
+def test_set_on_resume_changes_the_rate_the_optimizer_uses(image_folder, tmp_path):
+    run = tmp_path / "run"
+    assert train_cli(image_folder, run, "--epochs", "1", *TINY) == 0
+    assert np.allclose(checkpoint_learning_rates(run), (2e-4, 2e-4))
+    assert train_cli(image_folder, run, "--resume", "--epochs", "2", "--set", "g_lr=1e-3", "--set", "d_lr=5e-5") == 0
+    assert runs.checkpoint_meta(run)["epoch"] == 2
+    assert np.allclose(checkpoint_learning_rates(run), (1e-3, 5e-5))  # what the optimizers really used
+    assert runs.load_config(run).g_lr == 1e-3
+
+
+def test_resume_refuses_a_field_that_cannot_change_mid_run(image_folder, tmp_path, capsys):
+    run = tmp_path / "run"
+    assert train_cli(image_folder, run, "--epochs", "1", *TINY) == 0
+    config_before = (run / "config.json").read_text()
+    for field, value in (("latent_dim", "16"), ("batch_size", "4"), ("seed", "5"), ("d_filters", "8,32")):
+        capsys.readouterr()
+        assert train_cli(image_folder, run, "--resume", "--epochs", "2", "--set", f"{field}={value}") == 2
+        err = capsys.readouterr().err.strip()
+        assert len(err.splitlines()) == 1 and f"{field} cannot change when resuming" in err
+    assert (run / "config.json").read_text() == config_before
+    assert runs.checkpoint_meta(run)["epoch"] == 1
+
+
+def test_an_exploding_learning_rate_stops_cleanly_and_keeps_the_last_good_state(image_folder, tmp_path, capsys):
+    run = tmp_path / "run"
+    assert train_cli(image_folder, run, "--epochs", "1", *TINY) == 0
+    (run / "generator.keras").unlink()  # so that writing a new one would show
+    good = np.load(run / runs.CHECKPOINT)
+    capsys.readouterr()
+    code = train_cli(image_folder, run, "--resume", "--epochs", "6", "--set", "g_lr=1e30", "--set", "d_lr=1e30")
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 1
+    assert len(err) == 1 and "training diverged at epoch 2" in err[0] and "still epoch 1" in err[0]
+    after = np.load(run / runs.CHECKPOINT)
+    assert sorted(after.files) == sorted(good.files)
+    assert all(np.array_equal(after[k], good[k]) for k in good.files)  # the good checkpoint is untouched
+    assert runs.checkpoint_meta(run)["epoch"] == 1
+    assert not (run / "generator.keras").exists()
+    assert sorted(p.name for p in (run / "samples").iterdir()) == ["epoch_0001.png"]
+    # --resume at a sane rate carries on from the kept state.
+    assert train_cli(image_folder, run, "--resume", "--epochs", "2", "--set", "g_lr=2e-4", "--set", "d_lr=2e-4") == 0
+    assert runs.checkpoint_meta(run)["epoch"] == 2
+
+
+def test_a_non_finite_loss_with_finite_weights_is_not_divergence():
+    # Under mixed_float16 the loss scaler skips a step whose loss overflowed: the weights stay finite.
+    gan = build_gan(tiny_config())
+    guard = DivergenceGuard()
+    guard.set_model(gan)
+    guard.on_train_batch_end(0, {"g_loss": float("inf"), "d_loss": 1.0})
+    assert not gan.stop_training and not gan.diverged
+    gan.generator.weights[0].assign(np.full(gan.generator.weights[0].shape, np.nan, np.float32))
+    guard.on_train_batch_end(1, {"g_loss": float("nan"), "d_loss": float("nan")})
+    assert gan.stop_training and gan.diverged and guard.where[1] == 2
+
+
+def test_one_writer_per_run_folder_and_a_killed_writer_does_not_block(image_folder, tmp_path, capsys):
+    run = tmp_path / "run"
+    assert train_cli(image_folder, run, "--epochs", "1", *TINY) == 0
+    holder = subprocess.Popen(  # another process training this folder: it takes the lock and keeps it
+        [sys.executable, "-c", "import sys, time; from animegan_tf import runs\n"
+         "with runs.training_lock(sys.argv[1]):\n    print('locked', flush=True); time.sleep(600)", str(run)],
+        stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "locked"
+        capsys.readouterr()
+        assert train_cli(image_folder, run, "--resume", "--epochs", "2") == 2
+        err = capsys.readouterr().err.strip()
+        assert len(err.splitlines()) == 1 and f"pid {holder.pid}" in err
+        assert runs.checkpoint_meta(run)["epoch"] == 1
+    finally:
+        os.kill(holder.pid, signal.SIGKILL)
+        holder.wait()
+    assert train_cli(image_folder, run, "--resume", "--epochs", "2") == 0  # the lock died with its holder
+    assert runs.checkpoint_meta(run)["epoch"] == 2
+
+
+def tensorboard_events(folder):
+    """{tag: [steps]} of every summary in the event files under folder (read with TensorFlow itself)."""
+    import tensorflow as tf
+
+    tags = {}
+    for path in sorted(folder.glob("events.out.tfevents.*")):
+        for event in tf.compat.v1.train.summary_iterator(str(path)):
+            for value in event.summary.value:
+                tags.setdefault(value.tag, []).append(event.step)
+    return tags
+
+
+def test_tensorboard_logs_losses_and_sample_grids(image_folder, tmp_path):
+    run = tmp_path / "run"
+    assert train_cli(image_folder, run, "--epochs", "2", *TINY, "--set", "tensorboard=true") == 0
+    losses = tensorboard_events(run / "tb" / "train")
+    assert sorted(losses["epoch_g_loss"]) == sorted(losses["epoch_d_loss"]) == [0, 1]
+    assert tensorboard_events(run / "tb" / "samples")["samples"] == [1, 2]
+    plain = tmp_path / "plain"
+    assert train_cli(image_folder, plain, "--epochs", "1", *TINY) == 0
+    assert not (plain / "tb").exists()
+
+
+def test_sigkill_at_several_moments_then_resume_gives_one_history_row_per_epoch(tmp_path):
+    """A real `train` process killed with SIGKILL at several moments (during steps, grids, plots, checkpoints and
+    history rows, wherever the delay lands), resumed after each kill, ends with one row per epoch and a loadable run."""
+    run, epochs = tmp_path / "run", 40
+    base = [sys.executable, "-m", "animegan_tf", "train", "--data", "synthetic:48", "--out", str(run), "--quiet"]
+    first = [*base, "--epochs", str(epochs), *TINY]
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    rng = np.random.default_rng(0)
+    kills = 0
+    for attempt in range(4):
+        cmd = first if runs.checkpoint_meta(run) is None else [*base, "--resume"]
+        proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, env=env)
+        wanted, seen = int(rng.integers(2, 5)), 0  # kill a moment after its 2nd-4th epoch began
+        for line in proc.stdout:
+            seen += line.startswith("Epoch")
+            if seen == wanted:
+                break
+        time.sleep(float(rng.uniform(0.0, 0.6)))
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGKILL)
+            kills += 1
+        proc.wait()
+    assert kills >= 3  # the run really was interrupted
+    assert runs.checkpoint_meta(run)["epoch"] >= 3
+    done = subprocess.run([*base, "--resume"], capture_output=True, text=True, env=env)
+    assert done.returncode == 0, done.stderr[-500:]
+    assert runs.checkpoint_meta(run) == {"epoch": epochs, "step_in_epoch": 0}
+    assert runs.load_history(run)["epoch"] == list(range(epochs))
+    lines = (run / "history.csv").read_text().splitlines()
+    assert len(lines) == epochs + 1 and lines[0].startswith("epoch")  # one header, one row per epoch
+    assert (run / "generator.keras").exists()
+    images = generate(load_generator(run), 4, seed=0)
+    assert images.shape == (4, 16, 16, 3)
+
+
+def test_a_mid_epoch_stop_and_a_cut_history_line_leave_one_row_per_epoch(tmp_path):
+    from animegan_tf.training import train
+    from conftest import blob_images
+
+    run, images, cfg = tmp_path / "run", blob_images(32), tiny_config(epochs=3)
+    train(cfg, images, run, max_minutes=1e-9, verbose=0)  # stops after one step: Keras logs that partial epoch 0
+    assert runs.checkpoint_meta(run) == {"epoch": 0, "step_in_epoch": 1}
+    with (run / "history.csv").open("a") as f:
+        f.write("1,0.5,0.")  # a row cut short by a killed writer
+    train(cfg.replace(epochs=2), images, run, resume=True, verbose=0)
+    assert runs.load_history(run)["epoch"] == [0, 1]
+    train(cfg, images, run, resume=True, verbose=0)
+    lines = (run / "history.csv").read_text().splitlines()
+    assert [line.split(",")[0] for line in lines] == ["epoch", "0", "1", "2"]
