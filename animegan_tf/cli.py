@@ -61,6 +61,8 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--dry-run", action="store_true", help="print the config and stop")
     train.add_argument("--quiet", action="store_true",
                        help="no progress bar (one line per epoch; the default when stdout is not a terminal)")
+    train.add_argument("--tensorboard", action="store_true",
+                       help="log epoch losses, sample grids and evaluation metrics to OUT/tb/ (= --set tensorboard=true)")
 
     sample = sub.add_parser("sample", help="write images from a trained run")
     sample.add_argument("--run", required=True, help="run folder")
@@ -142,7 +144,7 @@ def _resolve_config(args):
         cfg = preset(args.preset or "dcgan")
     if args.epochs is not None:
         cfg = cfg.replace(epochs=args.epochs)
-    return apply_overrides(cfg, args.overrides)
+    return apply_overrides(cfg, args.overrides + (["tensorboard=true"] if args.tensorboard else []))
 
 
 def cmd_train(args) -> int:

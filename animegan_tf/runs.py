@@ -7,6 +7,7 @@ runs/<name>/
   losses.png            G loss, D-real loss and D-fake loss per epoch
   samples/epoch_0001.png ...
   checkpoints/latest.npz  full training state, written atomically (temp file + rename)
+  checkpoints/previous_1.npz, previous_2.npz   the two states before it (resume falls back to them)
   checkpoints/best.npz    the state with the lowest KID (when eval_every > 0)
   metrics.jsonl         one evaluation per line: GQ/DQ/PQ %, KID (and FID), by epoch
   labels.json           manual GQ/DQ/PQ labels (quality.label), written at every click
@@ -19,6 +20,9 @@ from __future__ import annotations
 
 import contextlib
 import csv
+import time
+import warnings
+import zipfile
 import io
 import json
 import os
@@ -35,6 +39,7 @@ from .config import GANConfig
 from .files import atomic_write_bytes
 
 CHECKPOINT = Path("checkpoints") / "latest.npz"
+PREVIOUS_CHECKPOINTS = (Path("checkpoints") / "previous_1.npz", Path("checkpoints") / "previous_2.npz")
 BEST_CHECKPOINT = Path("checkpoints") / "best.npz"  # lowest KID so far (when evaluation during training is on)
 FINAL_GENERATOR = "generator.keras"
 FINAL_RAW_GENERATOR = "generator_raw.keras"
@@ -184,21 +189,87 @@ def save_checkpoint(run_dir: Path, gan, epoch: int, step_in_epoch: int = 0, path
     buf = io.BytesIO()
     np.savez(buf, **arrays)
     path = Path(run_dir) / path
+    if path == Path(run_dir) / CHECKPOINT:
+        _keep_previous(Path(run_dir))
     atomic_write_bytes(path, buf.getvalue())
     return path
 
 
-def checkpoint_meta(run_dir: Path) -> dict | None:
-    path = Path(run_dir) / CHECKPOINT
-    if not path.exists():
+def _keep_previous(run_dir: Path) -> None:
+    """latest -> previous_1 -> previous_2, by links and renames, so that latest.npz exists at every moment."""
+    latest, (first, second) = run_dir / CHECKPOINT, [run_dir / p for p in PREVIOUS_CHECKPOINTS]
+    if not latest.exists():
+        return
+    if first.exists():
+        os.replace(first, second)
+    link = first.with_name(first.name + ".tmp")
+    link.unlink(missing_ok=True)
+    os.link(latest, link)  # the new latest is written to a new file, so this one keeps the old state
+    os.replace(link, first)
+
+
+def _read_meta(path: Path) -> dict:
+    """A checkpoint file's meta; raises OSError/ValueError/zipfile.BadZipFile/KeyError when it is unreadable."""
+    with open(path, "rb") as f, np.load(f) as ckpt:  # our own handle: np.load leaks its own on a bad zip
+        meta = json.loads(ckpt["meta"].tobytes().decode())
+        for key in ckpt.files:  # reading every array catches a file cut short after its directory
+            ckpt[key]
+        return meta
+
+
+_UNREADABLE = (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile)
+
+
+class NoReadableCheckpoint(FileNotFoundError):
+    """A run folder has checkpoint files but none can be read."""
+
+
+def readable_checkpoint(run_dir: Path, repair: bool = False) -> tuple[Path, dict] | None:
+    """(path, meta) of the newest checkpoint that can be read: latest.npz, else previous_1, else previous_2; one
+    warning line when that is not latest.npz.
+
+    None when the run has no checkpoint file; NoReadableCheckpoint when it has some and none can be read.
+    repair (what `train --resume` asks for): rename a damaged latest.npz to latest.damaged-<time>.npz, so that it is
+    never deleted (the next save would rotate it away) and the newest good state is the one training continues from.
+    """
+    run_dir = Path(run_dir)
+    candidates = [run_dir / CHECKPOINT, *[run_dir / p for p in PREVIOUS_CHECKPOINTS]]
+    existing = [p for p in candidates if p.exists()]
+    if not existing:
         return None
-    with np.load(path) as ckpt:
-        return json.loads(ckpt["meta"].tobytes().decode())
+    errors = []
+    for path in existing:
+        try:
+            meta = _read_meta(path)
+        except _UNREADABLE as exc:
+            errors.append(f"{path.name}: {type(exc).__name__}")
+            continue
+        if errors:
+            damaged, note = run_dir / CHECKPOINT, ""
+            if repair and damaged.exists():
+                kept = damaged.with_name(f"latest.damaged-{time.strftime('%Y%m%d-%H%M%S')}.npz")
+                os.replace(damaged, kept)
+                note = f", kept as {kept.name}"
+            warnings.warn(f"{run_dir}: unreadable checkpoint ({', '.join(errors)}){note}; using {path.name} "
+                          f"(epoch {meta['epoch']}, step {meta['step_in_epoch']})", stacklevel=2)
+        return path, meta
+    raise NoReadableCheckpoint(f"no readable checkpoint in {run_dir / 'checkpoints'} ({', '.join(errors)}); the "
+                               f"files are left as they are")
+
+
+def checkpoint_meta(run_dir: Path) -> dict | None:
+    """{"epoch", "step_in_epoch"} of the checkpoint training would continue from, or None when there is none."""
+    found = readable_checkpoint(run_dir)
+    return found[1] if found else None
 
 
 def restore_checkpoint(run_dir: Path, gan, groups=None) -> dict:
-    """Load a checkpoint into a built GAN (optimizers built with `gan.build_optimizers()`); returns its meta."""
-    path = Path(run_dir) / CHECKPOINT
+    """Load the run's newest readable checkpoint into a built GAN (optimizers built with
+    `gan.build_optimizers()`); returns its meta."""
+    found = readable_checkpoint(run_dir)
+    if found is None:
+        raise FileNotFoundError(f"nothing to resume: {run_dir} has no checkpoint")
+    path = found[0]
     with np.load(path) as ckpt:
         for group, variables in _state_groups(gan).items():
             if groups is not None and group not in groups:

@@ -49,9 +49,9 @@ def load_generator(run_dir: Path, ema: bool = True) -> keras.Sequential:
     cfg = runs.load_config(run_dir).replace(precision="float32")
     group = "ema_generator" if ema and cfg.ema_decay else "generator"
     generator = build_generator(cfg, dtype="float32")
-    ckpt = Path(run_dir) / runs.CHECKPOINT
-    if ckpt.exists():
-        with np.load(ckpt) as state:
+    found = runs.readable_checkpoint(run_dir)
+    if found:
+        with np.load(found[0]) as state:
             keys = sorted(k for k in state.files if k.startswith(group + "/"))
             for key, var in zip(keys, generator.weights, strict=True):
                 var.assign(state[key])

@@ -32,14 +32,16 @@ def train(cfg: GANConfig, data, run_dir, resume: bool = False, max_minutes: floa
         resume: continue from the run folder's checkpoint exactly (epoch, optimizers, loss scale, z stream, data
             order); `cfg.epochs` may be raised to train longer.
         max_minutes: stop cleanly after the step in progress once this budget is spent, and checkpoint.
+        data_source: what `data` came from, recorded in data.json (defaults to `data` when it is a string).
     Raises:
         ConfigError: on resume, a field that cannot change mid-run differs from the run's config.
         runs.RunLocked: another live process is training this run folder.
+        runs.NoReadableCheckpoint: the run has checkpoint files and none of them can be read.
         TrainingDiverged: losses and weights went non-finite (nothing is saved from that state).
-        data_source: what `data` came from, recorded in data.json (defaults to `data` when it is a string).
     """
     run_dir = Path(run_dir)
-    meta = runs.checkpoint_meta(run_dir)
+    found = runs.readable_checkpoint(run_dir, repair=resume)  # a damaged latest falls back to a previous state
+    meta = found[1] if found else None
     if meta is not None and not resume:
         raise FileExistsError(f"{run_dir} already holds a checkpoint: pass --resume to continue it, or choose "
                               f"another --out")

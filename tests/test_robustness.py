@@ -7,6 +7,7 @@ import sys
 import time
 
 import numpy as np
+import pytest
 
 from animegan_tf import runs
 from animegan_tf.callbacks import DivergenceGuard
@@ -68,6 +69,9 @@ def test_an_exploding_learning_rate_stops_cleanly_and_keeps_the_last_good_state(
     assert runs.checkpoint_meta(run)["epoch"] == 1
     assert not (run / "generator.keras").exists()
     assert sorted(p.name for p in (run / "samples").iterdir()) == ["epoch_0001.png"]
+    g = load_generator(run)  # the kept state still draws finite, non-constant images
+    out = np.asarray(g(np.random.default_rng(0).standard_normal((16, 8)).astype(np.float32), training=False))
+    assert np.isfinite(out).all() and out.std() > 0
     # --resume at a sane rate carries on from the kept state.
     assert train_cli(image_folder, run, "--resume", "--epochs", "2", "--set", "g_lr=2e-4", "--set", "d_lr=2e-4") == 0
     assert runs.checkpoint_meta(run)["epoch"] == 2
@@ -120,7 +124,8 @@ def tensorboard_events(folder):
 
 def test_tensorboard_logs_losses_and_sample_grids(image_folder, tmp_path):
     run = tmp_path / "run"
-    assert train_cli(image_folder, run, "--epochs", "2", *TINY, "--set", "tensorboard=true") == 0
+    assert train_cli(image_folder, run, "--epochs", "2", *TINY, "--tensorboard") == 0
+    assert runs.load_config(run).tensorboard
     losses = tensorboard_events(run / "tb" / "train")
     assert sorted(losses["epoch_g_loss"]) == sorted(losses["epoch_d_loss"]) == [0, 1]
     assert tensorboard_events(run / "tb" / "samples")["samples"] == [1, 2]
@@ -178,3 +183,41 @@ def test_a_mid_epoch_stop_and_a_cut_history_line_leave_one_row_per_epoch(tmp_pat
     train(cfg, images, run, resume=True, verbose=0)
     lines = (run / "history.csv").read_text().splitlines()
     assert [line.split(",")[0] for line in lines] == ["epoch", "0", "1", "2"]
+
+
+def test_checkpoints_keep_two_previous_states(image_folder, tmp_path):
+    run = tmp_path / "run"
+    assert train_cli(image_folder, run, "--epochs", "3", *TINY) == 0
+    epochs = [runs._read_meta(run / path)["epoch"] for path in (runs.CHECKPOINT, *runs.PREVIOUS_CHECKPOINTS)]
+    assert epochs == [3, 2, 1]
+
+
+def test_a_truncated_latest_checkpoint_falls_back_to_the_previous_state(image_folder, tmp_path):
+    run = tmp_path / "run"
+    assert train_cli(image_folder, run, "--epochs", "3", *TINY) == 0
+    latest = run / runs.CHECKPOINT
+    damaged_bytes = latest.read_bytes()[: latest.stat().st_size // 2]
+    latest.write_bytes(damaged_bytes)  # a disk that filled up, a copy cut short
+    with pytest.warns(UserWarning) as warned:
+        assert train_cli(image_folder, run, "--resume", "--epochs", "4") == 0
+    said = [str(w.message) for w in warned if "unreadable checkpoint" in str(w.message)]
+    assert len(said) == 1 and "unreadable checkpoint (latest.npz: BadZipFile)" in said[0]
+    assert "using previous_1.npz (epoch 2" in said[0]
+    kept = list((run / "checkpoints").glob("latest.damaged-*.npz"))
+    assert len(kept) == 1 and kept[0].read_bytes() == damaged_bytes  # never deleted
+    assert runs.checkpoint_meta(run)["epoch"] == 4
+    assert runs.load_history(run)["epoch"] == [0, 1, 2, 3]  # epoch 3 trained again, its old row replaced
+
+
+def test_no_readable_checkpoint_exits_2_and_touches_nothing(image_folder, tmp_path, capsys):
+    run = tmp_path / "run"
+    assert train_cli(image_folder, run, "--epochs", "2", *TINY) == 0
+    files = [run / runs.CHECKPOINT, run / runs.PREVIOUS_CHECKPOINTS[0]]
+    for path in files:
+        path.write_bytes(b"not a checkpoint")
+    capsys.readouterr()
+    assert train_cli(image_folder, run, "--resume", "--epochs", "3") == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("error: no readable checkpoint")
+    assert all(path.read_bytes() == b"not a checkpoint" for path in files)
+    assert main(["sample", "--run", str(run), "--n", "2", "--grid", str(tmp_path / "g.png")]) == 2
