@@ -6,7 +6,7 @@ Public names are imported lazily, so `import animegan_tf` (and `animegan-tf pres
 import importlib
 import os
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # keep TensorFlow's C++ start-up chatter out of the output
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")  # no C++ log lines from TensorFlow (see backend.py)
 
 __version__ = "0.1.0"
 

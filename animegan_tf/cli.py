@@ -58,6 +58,8 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--resume", action="store_true", help="continue the run folder's checkpoint exactly")
     train.add_argument("--max-minutes", type=float, default=None,
                        help="stop cleanly after this many minutes and checkpoint")
+    train.add_argument("--cpu-minutes", type=float, default=None,
+                       help="the run's whole budget in CPU-minutes of training, counted across --resume")
     train.add_argument("--dry-run", action="store_true", help="print the config and stop")
     train.add_argument("--quiet", action="store_true",
                        help="no progress bar (one line per epoch; the default when stdout is not a terminal)")
@@ -150,6 +152,9 @@ def _resolve_config(args):
 def cmd_train(args) -> int:
     from .data import DataError, load_array
 
+    for flag, value in (("--max-minutes", args.max_minutes), ("--cpu-minutes", args.cpu_minutes)):
+        if value is not None and not value > 0:
+            raise UsageError(f"{flag} must be a positive number of minutes, got {value:g}")
     cfg = _resolve_config(args)
     print(f"config: {cfg.to_json()}" if args.dry_run else f"preset {cfg.name}: {cfg.to_dict()}")
     if args.dry_run:
@@ -166,7 +171,7 @@ def cmd_train(args) -> int:
     from .training import TrainingDiverged, train
 
     try:
-        train(cfg, images, args.out, resume=args.resume, max_minutes=args.max_minutes,
+        train(cfg, images, args.out, resume=args.resume, max_minutes=args.max_minutes, cpu_minutes=args.cpu_minutes,
               verbose=2 if args.quiet or not sys.stdout.isatty() else 1, data_source=str(data))
     except (FileExistsError, FileNotFoundError, DataError, RunLocked) as exc:
         raise UsageError(str(exc)) from None

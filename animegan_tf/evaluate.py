@@ -33,8 +33,12 @@ def evaluate_images(images: np.ndarray, reference: np.ndarray, with_fid: bool = 
     images = np.asarray(images, dtype=np.uint8)
     ref = metrics.reference_features(np.asarray(reference, dtype=np.uint8))
     feats = inception.inception_features(images)
-    kid = metrics.kid(feats, ref["feats"], subsets=kid_subsets, subset_size=1000, seed=seed)
-    result = {"n": len(images), "n_ref": int(len(ref["feats"])), "kid": kid["kid_mean"], "kid_std": kid["kid_std"]}
+    # subsets of half the samples (at most 1,000), so that kid_std reflects the samples' spread as well as the
+    # reference's (compare.interval reads it)
+    kid = metrics.kid(feats, ref["feats"], subsets=kid_subsets, subset_size=max(2, min(1000, len(images) // 2)),
+                      seed=seed)
+    result = {"n": len(images), "n_ref": int(len(ref["feats"])), "kid": kid["kid_mean"], "kid_std": kid["kid_std"],
+              "kid_subset": kid["subset_size"]}
     if with_fid:
         if min(len(images), len(ref["feats"])) < metrics.MIN_RECOMMENDED_SAMPLES:
             warnings.warn(f"FID from {len(images)} samples vs {len(ref['feats'])} references is biased upward "

@@ -12,9 +12,8 @@ from __future__ import annotations
 
 import math
 
-import keras
-import tensorflow as tf
 
+from .backend import keras, tf
 from .augment import diff_augment
 
 

@@ -13,10 +13,11 @@ float32 and losses are computed in float32.
 
 from __future__ import annotations
 
-import keras
-from keras import layers
 
+from .backend import keras
 from .config import GANConfig
+
+layers = keras.layers
 
 
 def _kernel_init(cfg: GANConfig, seed: int):

@@ -10,9 +10,8 @@ import functools
 import warnings
 from pathlib import Path
 
-import keras
-import tensorflow as tf
 
+from .backend import keras, tf
 from .config import GANConfig
 
 

@@ -173,19 +173,21 @@ def _state_groups(gan) -> dict[str, list]:
     }
 
 
-def save_checkpoint(run_dir: Path, gan, epoch: int, step_in_epoch: int = 0, path: Path = CHECKPOINT) -> Path:
+def save_checkpoint(run_dir: Path, gan, epoch: int, step_in_epoch: int = 0, path: Path = CHECKPOINT,
+                    clock: dict | None = None) -> Path:
     """Write the whole training state atomically.
 
     Args:
         epoch: epochs fully completed.
         step_in_epoch: steps done in epoch `epoch` (0-based) when training stopped mid-epoch, else 0.
+        clock: the run's training time so far ({"train_seconds", "train_cpu_seconds"}), kept in the meta.
     """
     arrays = {}
     for group, variables in _state_groups(gan).items():
         for i, var in enumerate(variables):
             arrays[f"{group}/{i:04d}"] = np.asarray(var.numpy() if hasattr(var, "numpy") else var)
-    arrays["meta"] = np.frombuffer(json.dumps({"epoch": epoch, "step_in_epoch": step_in_epoch}).encode(),
-                                   dtype=np.uint8)
+    meta = {"epoch": epoch, "step_in_epoch": step_in_epoch, **(clock or {})}
+    arrays["meta"] = np.frombuffer(json.dumps(meta).encode(), dtype=np.uint8)
     buf = io.BytesIO()
     np.savez(buf, **arrays)
     path = Path(run_dir) / path
@@ -258,7 +260,8 @@ def readable_checkpoint(run_dir: Path, repair: bool = False) -> tuple[Path, dict
 
 
 def checkpoint_meta(run_dir: Path) -> dict | None:
-    """{"epoch", "step_in_epoch"} of the checkpoint training would continue from, or None when there is none."""
+    """{"epoch", "step_in_epoch", "train_seconds", "train_cpu_seconds"} of the checkpoint training would continue
+    from (the two clocks only in checkpoints written since they were added), or None when there is none."""
     found = readable_checkpoint(run_dir)
     return found[1] if found else None
 
@@ -343,6 +346,10 @@ def summary_row(run: dict) -> dict:
         "run": run["name"], "preset": cfg.name, "batch": cfg.batch_size, "g_lr": cfg.g_lr, "d_lr": cfg.d_lr,
         "precision": cfg.precision, "epochs_done": (run["checkpoint"] or {}).get("epoch", 0),
     }
+    meta = run["checkpoint"] or {}
+    if "train_cpu_seconds" in meta:
+        row["train_min"] = round(meta["train_seconds"] / 60, 1)
+        row["cpu_min"] = round(meta["train_cpu_seconds"] / 60, 1)
     for key in ("g_loss", "d_real_loss", "d_fake_loss"):
         row[key] = round(history[key][-1], 4) if history.get(key) else None
     if history.get("epoch_seconds"):

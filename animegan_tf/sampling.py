@@ -7,10 +7,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import keras
 import numpy as np
-import tensorflow as tf
 
+from .backend import keras, tf
 from . import runs
 from .config import GANConfig, diffaugment_policies
 from .files import to_uint8

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import keras
 import numpy as np
 
+from .backend import keras
 from . import callbacks as cb
 from . import data as data_lib
 from . import runs
@@ -23,7 +23,8 @@ class TrainingDiverged(RuntimeError):
 
 
 def train(cfg: GANConfig, data, run_dir, resume: bool = False, max_minutes: float | None = None,
-          verbose: int | str = "auto", extra_callbacks=(), data_source: str | None = None) -> DCGAN:
+          verbose: int | str = "auto", extra_callbacks=(), data_source: str | None = None,
+          cpu_minutes: float | None = None) -> DCGAN:
     """Train `cfg` on `data` into `run_dir`; returns the trained DCGAN.
 
     Args:
@@ -31,7 +32,10 @@ def train(cfg: GANConfig, data, run_dir, resume: bool = False, max_minutes: floa
         run_dir: the run folder; must not hold a checkpoint unless `resume`.
         resume: continue from the run folder's checkpoint exactly (epoch, optimizers, loss scale, z stream, data
             order); `cfg.epochs` may be raised to train longer.
-        max_minutes: stop cleanly after the step in progress once this budget is spent, and checkpoint.
+        max_minutes: stop cleanly after the step in progress once this process has trained this many wall-clock
+            minutes, and checkpoint (a Colab session's limit).
+        cpu_minutes: the run's whole budget in CPU-minutes of training, counted over every process that trained it
+            (the checkpoint keeps the count): stop cleanly once it is spent; a run that has spent it trains no more.
         data_source: what `data` came from, recorded in data.json (defaults to `data` when it is a string).
     Raises:
         ConfigError: on resume, a field that cannot change mid-run differs from the run's config.
@@ -59,7 +63,8 @@ def train(cfg: GANConfig, data, run_dir, resume: bool = False, max_minutes: floa
     with runs.training_lock(run_dir):  # one writer per run folder
         if runs.checkpoint_meta(run_dir) is not None and not resume:  # another process got there first
             raise FileExistsError(f"{run_dir} already holds a checkpoint: pass --resume to continue it")
-        gan, divergence = _train_locked(cfg, images, run_dir, resume, max_minutes, verbose, extra_callbacks,
+        gan, divergence = _train_locked(cfg, images, run_dir, resume, max_minutes, cpu_minutes, verbose,
+                                        extra_callbacks,
                                         data_source or (None if isinstance(data, np.ndarray) else str(data)))
     if divergence:
         epoch, step, losses = divergence
@@ -71,7 +76,7 @@ def train(cfg: GANConfig, data, run_dir, resume: bool = False, max_minutes: floa
     return gan
 
 
-def _train_locked(cfg, images, run_dir, resume, max_minutes, verbose, extra_callbacks, data_source):
+def _train_locked(cfg, images, run_dir, resume, max_minutes, cpu_minutes, verbose, extra_callbacks, data_source):
     steps = data_lib.steps_per_epoch(len(images), cfg.batch_size)
     runs.write_config(run_dir, cfg)
     if data_source:
@@ -80,7 +85,7 @@ def _train_locked(cfg, images, run_dir, resume, max_minutes, verbose, extra_call
 
     strategy = make_strategy(cfg)
     gan = build_gan(cfg, strategy)
-    epoch, step_in_epoch = 0, 0
+    epoch, step_in_epoch, meta = 0, 0, {}
     if resume:
         meta = runs.restore_checkpoint(run_dir, gan)
         epoch, step_in_epoch = meta["epoch"], meta["step_in_epoch"]
@@ -88,14 +93,16 @@ def _train_locked(cfg, images, run_dir, resume, max_minutes, verbose, extra_call
         gan.g_optimizer.learning_rate = cfg.g_lr
         gan.d_optimizer.learning_rate = cfg.d_lr
     runs.trim_history(run_dir, epoch)  # one row per finished epoch, whatever stopped the last process
-    if epoch >= cfg.epochs:
+    clock = cb.TrainingClock(meta.get("train_seconds", 0.0), meta.get("train_cpu_seconds", 0.0), cpu_minutes)
+    if epoch >= cfg.epochs or clock.spent():
         return gan, None
 
     budget = cb.TimeBudget(max_minutes) if max_minutes else None
-    checkpoint = cb.Checkpoint(run_dir, steps, step_offset=step_in_epoch)
+    checkpoint = cb.Checkpoint(run_dir, steps, step_offset=step_in_epoch, clock=clock)
     guard = cb.DivergenceGuard()
     callbacks = [
         guard,  # first: it marks a diverged step before anything saves
+        clock,  # before Checkpoint, which saves its count
         cb.EpochTimer(),  # before CSVLogger, so history.csv gets epoch_seconds
         keras.callbacks.CSVLogger(str(run_dir / "history.csv"), append=True),
         cb.SampleGrid(run_dir, fixed_z),

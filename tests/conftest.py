@@ -60,3 +60,8 @@ def _two_logical_cpus():
 
 
 _two_logical_cpus()
+
+
+def position(meta: dict) -> tuple[int, int]:
+    """(epoch, step_in_epoch) of a checkpoint's meta (which also holds the run's training clocks)."""
+    return meta["epoch"], meta["step_in_epoch"]

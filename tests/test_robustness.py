@@ -13,7 +13,7 @@ from animegan_tf import runs
 from animegan_tf.callbacks import DivergenceGuard
 from animegan_tf.cli import main
 from animegan_tf.sampling import build_gan, generate, load_generator
-from conftest import tiny_config
+from conftest import position, tiny_config
 
 TINY = ["--set", "image_size=16", "--set", "latent_dim=8", "--set", "g_base_filters=16", "--set", "g_filters=8",
         "--set", "d_filters=8,16", "--set", "batch_size=8", "--set", "num_samples=4", "--set", "precision=float32"]
@@ -160,7 +160,7 @@ def test_sigkill_at_several_moments_then_resume_gives_one_history_row_per_epoch(
     assert runs.checkpoint_meta(run)["epoch"] >= 3
     done = subprocess.run([*base, "--resume"], capture_output=True, text=True, env=env)
     assert done.returncode == 0, done.stderr[-500:]
-    assert runs.checkpoint_meta(run) == {"epoch": epochs, "step_in_epoch": 0}
+    assert position(runs.checkpoint_meta(run)) == (epochs, 0)
     assert runs.load_history(run)["epoch"] == list(range(epochs))
     lines = (run / "history.csv").read_text().splitlines()
     assert len(lines) == epochs + 1 and lines[0].startswith("epoch")  # one header, one row per epoch
@@ -175,7 +175,8 @@ def test_a_mid_epoch_stop_and_a_cut_history_line_leave_one_row_per_epoch(tmp_pat
 
     run, images, cfg = tmp_path / "run", blob_images(32), tiny_config(epochs=3)
     train(cfg, images, run, max_minutes=1e-9, verbose=0)  # stops after one step: Keras logs that partial epoch 0
-    assert runs.checkpoint_meta(run) == {"epoch": 0, "step_in_epoch": 1}
+    meta = runs.checkpoint_meta(run)
+    assert (meta["epoch"], meta["step_in_epoch"]) == (0, 1)
     with (run / "history.csv").open("a") as f:
         f.write("1,0.5,0.")  # a row cut short by a killed writer
     train(cfg.replace(epochs=2), images, run, resume=True, verbose=0)
@@ -221,3 +222,31 @@ def test_no_readable_checkpoint_exits_2_and_touches_nothing(image_folder, tmp_pa
     assert len(err) == 1 and err[0].startswith("error: no readable checkpoint")
     assert all(path.read_bytes() == b"not a checkpoint" for path in files)
     assert main(["sample", "--run", str(run), "--n", "2", "--grid", str(tmp_path / "g.png")]) == 2
+
+
+def test_a_cpu_budget_is_the_runs_whole_budget_across_resumes(tmp_path, image_folder, capsys):
+    from animegan_tf.training import train
+    from conftest import blob_images
+
+    run, images, cfg = tmp_path / "run", blob_images(32), tiny_config(epochs=50)
+    train(cfg, images, run, cpu_minutes=1e-9, verbose=0)  # spent after the first step
+    first = runs.checkpoint_meta(run)
+    assert (first["epoch"], first["step_in_epoch"]) == (0, 1)
+    assert first["train_cpu_seconds"] > 0 and first["train_seconds"] > 0
+
+    train(cfg, images, run, resume=True, cpu_minutes=1e-9, verbose=0)  # the same run's budget: already spent
+    assert runs.checkpoint_meta(run) == first
+
+    more = (first["train_cpu_seconds"] + 1.0) / 60  # one more CPU-second for the run as a whole
+    train(cfg, images, run, resume=True, cpu_minutes=more, verbose=0)
+    second = runs.checkpoint_meta(run)
+    assert (second["epoch"], second["step_in_epoch"]) > (0, 1) and second["epoch"] < 50
+    assert more * 60 <= second["train_cpu_seconds"] < more * 60 + 30  # counted from the first process's time
+    assert second["train_seconds"] > first["train_seconds"]
+    assert runs.runs_table([run])["cpu_min"][0] == round(second["train_cpu_seconds"] / 60, 1)
+
+    capsys.readouterr()
+    assert train_cli(image_folder, tmp_path / "cli", "--cpu-minutes", "0", *TINY) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "--cpu-minutes must be a positive number" in err
+    assert not (tmp_path / "cli").exists()
