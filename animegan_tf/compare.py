@@ -98,3 +98,27 @@ def best_of(results: dict[str, dict], metric: str = "kid") -> tuple[str, list[st
     top = min(results, key=lambda name: sign * value(results[name], metric))
     tied = [name for name in results if name != top and better(results[top], results[name], metric) is None]
     return top, tied
+
+
+def check_best(claim: str, run: str, results: dict[str, dict], metric: str = "kid") -> dict:
+    """A claims-table row for "`run` is the best of `results` on `metric`": confirmed when it is measurably better
+    than every other run, contradicted when some run is measurably better than it, else no measurable difference."""
+    others = [name for name in results if name != run]
+    wins = [better(results[run], results[name], metric) for name in others]
+    if all(w == "a" for w in wins):
+        status = "confirmed"
+    elif any(w == "b" for w in wins):
+        status = "contradicted"
+    else:
+        status = NO_DIFFERENCE
+    measured = "; ".join(f"{name}: {format_metric(results[name], metric)}" for name in [run, *others])
+    return {"claim": claim, "status": status, "metric": METRICS[metric][0], "measured": measured}
+
+
+def check_no_gain(claim: str, change: str, base: str, results: dict[str, dict], metric: str = "kid") -> dict:
+    """A claims-table row for "`change` does not help over `base`": contradicted only when it is measurably
+    better."""
+    a, b = results[change], results[base]
+    status = "contradicted" if better(a, b, metric) == "a" else "confirmed"
+    return {"claim": claim, "status": status, "metric": METRICS[metric][0],
+            "measured": f"{change}: {format_metric(a, metric)}; {base}: {format_metric(b, metric)}"}

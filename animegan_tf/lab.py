@@ -12,6 +12,7 @@ Environment switches (read once, at the top of every notebook):
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import warnings
@@ -20,12 +21,14 @@ from pathlib import Path
 
 import numpy as np
 
-from . import runs
+from . import compare, runs
 from .config import GANConfig
 from .data import data_dir, load_array
 from .download import KNOWN_DATASETS
 from .evaluate import evaluate_run
+from .files import atomic_write_bytes, image_grid, to_uint8
 from .precision import has_gpu
+from .sampling import generate, load_generator
 from .training import train
 
 
@@ -148,3 +151,69 @@ def evaluate(run_dir: Path, reference: np.ndarray, n: int, seed: int = 0, ema: b
     result.update(seed=seed, step_in_epoch=state[1])
     runs.append_metrics(run_dir, result)
     return result
+
+
+def describe(s: Settings, images: np.ndarray, reference: np.ndarray) -> str:
+    """The set-up cell's line: data source and size, reference size, budget and samples judged."""
+    budget = (f"{s.cpu_minutes:g} CPU-minutes of training per run (the seed's epochs stay the cap)"
+              if s.cpu_minutes else "the seed's epochs")
+    return (f"data: {s.data} ({len(images):,} images of {images.shape[1]}x{images.shape[2]}); reference: "
+            f"{len(reference):,} images of the same data; budget: {budget}; judged: {s.n_eval:,} samples per run; "
+            f"device: {s.device}")
+
+
+def quality_table(results: dict[str, dict]):
+    """One row per run: KID ± std and GQ/DQ/PQ with 95 % intervals (pandas DataFrame)."""
+    import pandas as pd
+
+    rows = []
+    for name, r in results.items():
+        row = {"run": name, "n": r["n"], "KID ± std": f"{r['kid']:.4f} ± {r['kid_std']:.4f}"}
+        if "fid" in r:
+            row["FID"] = round(r["fid"], 1)
+        for metric in ("gq", "dq", "pq"):
+            lo, hi = compare.interval(r, metric)
+            row[f"{metric.upper()} % [95 %]"] = f"{r[metric + '_pct']:.1f} [{lo:.1f}, {hi:.1f}]"
+        rows.append(row)
+    return pd.DataFrame(rows).set_index("run")
+
+
+def raw_vs_averaged(run_dir: Path, reference: np.ndarray, n: int, grid: int = 16) -> tuple[dict, dict, np.ndarray]:
+    """The averaged and the raw generator of one run at the same step: both evaluations, and a picture with the
+    averaged grid on the left and the raw one on the right (same latents)."""
+    averaged, raw = evaluate(run_dir, reference, n), evaluate(run_dir, reference, n, ema=False)
+    side = [image_grid(to_uint8(generate(load_generator(run_dir, ema=ema), grid, seed=0))) for ema in (True, False)]
+    gap = np.full((side[0].shape[0], 8, 3), 255, np.uint8)
+    return averaged, raw, np.concatenate([side[0], gap, side[1]], axis=1)
+
+
+def latest_evaluation(run: dict, n: int) -> dict | None:
+    """A loaded run's newest evaluation of at least n samples of the generator it samples with by default."""
+    default = "ema" if run["config"].ema_decay > 0 else "raw"
+    for record in reversed(run["metrics"]):
+        if record.get("n", 0) >= n and record.get("generator", "raw") == default and "kid" in record:
+            return record
+    return None
+
+
+CLAIMS_FILE = "claims.json"
+
+
+def save_claims(s: Settings, seed: str, rows: list[dict]):
+    """Keep a notebook's claims table in its runs folder (notebook 04 gathers them); returns it as a DataFrame."""
+    import pandas as pd
+
+    rows = [{"seed": seed, **row} for row in rows]
+    s.runs_root.mkdir(parents=True, exist_ok=True)
+    atomic_write_bytes(s.runs_root / CLAIMS_FILE, json.dumps(rows, indent=1).encode())
+    return pd.DataFrame(rows)
+
+
+def gathered_claims(root: Path):
+    """Every notebook's claims table under `root` (runs/), in one DataFrame."""
+    import pandas as pd
+
+    rows = []
+    for path in sorted(Path(root).glob(f"*/{CLAIMS_FILE}")):
+        rows += [{"notebook": path.parent.name, **row} for row in json.loads(path.read_text())]
+    return pd.DataFrame(rows)

@@ -72,3 +72,14 @@ def test_claims_and_best_of():
     assert "0.2000" in rows[0]["measured"] and "0.3000" in rows[0]["measured"]
     assert compare.best_of(results) == ("lr2e-4", ["lr3e-4"])
     assert compare.best_of(results, "gq")[0] == "lr2e-4"
+
+
+def test_best_of_several_and_no_gain():
+    results = {"fig5": result(0.2, 0.004, 300, 500, 200), "fig1": result(0.3, 0.004, 100, 500, 400),
+               "fig2": result(0.31, 0.004, 120, 480, 400)}
+    assert compare.check_best("fig5 best", "fig5", results, "gq")["status"] == "confirmed"
+    assert compare.check_best("fig1 best", "fig1", results, "gq")["status"] == "contradicted"
+    assert compare.check_best("fig2 best", "fig2", {k: results[k] for k in ("fig1", "fig2")},
+                              "gq")["status"] == compare.NO_DIFFERENCE
+    assert compare.check_no_gain("flip does not help", "fig1", "fig5", results)["status"] == "confirmed"
+    assert compare.check_no_gain("flip does not help", "fig5", "fig1", results)["status"] == "contradicted"

@@ -1,0 +1,50 @@
+"""What the notebooks call: budgets that span sessions, cached evaluations of either generator, tables, claims."""
+
+import json
+
+from animegan_tf import compare, lab, runs
+from conftest import blob_images, position, tiny_config
+
+
+def test_a_run_continues_until_its_cpu_budget_is_spent_and_is_then_reused(tmp_path, capsys):
+    run, images, cfg = tmp_path / "run", blob_images(32), tiny_config(epochs=50)
+    lab.run(cfg, "synthetic:32", run, cpu_minutes=1e-9, images=images)
+    first = runs.checkpoint_meta(run)
+    assert position(first) == (0, 1)
+    lab.run(cfg, "synthetic:32", run, cpu_minutes=1e-9, images=images)  # spent: nothing more
+    assert "finished earlier" in capsys.readouterr().out and runs.checkpoint_meta(run) == first
+    lab.run(cfg, "synthetic:32", run, cpu_minutes=(first["train_cpu_seconds"] + 0.5) / 60, images=images)
+    assert position(runs.checkpoint_meta(run)) > (0, 1)  # a bigger budget: the same run continues
+
+
+def test_evaluations_are_cached_per_state_and_generator(tmp_path):
+    run, images = tmp_path / "run", blob_images(32)
+    lab.run(tiny_config(epochs=1, ema_decay=0.9), "synthetic:32", run, images=images)
+    averaged = lab.evaluate(run, images, 8)
+    assert lab.evaluate(run, images, 8) == averaged and len(runs.load_metrics(run)) == 1  # read back
+    raw = lab.evaluate(run, images, 8, ema=False)
+    assert (averaged["generator"], raw["generator"]) == ("ema", "raw") and len(runs.load_metrics(run)) == 2
+    assert averaged["kid_subset"] == 4  # half the samples: kid_std reflects their spread
+    assert lab.latest_evaluation(runs.load_run(run), 8) == averaged  # the generator the run samples with
+
+    table = lab.quality_table({"avg": averaged, "raw": raw})
+    lo, hi = compare.interval(raw, "pq")
+    assert table.loc["raw", "PQ % [95 %]"] == f"{raw['pq_pct']:.1f} [{lo:.1f}, {hi:.1f}]"
+
+    a, b, picture = lab.raw_vs_averaged(run, images, 8, grid=4)
+    assert (a, b) == (averaged, raw) and len(runs.load_metrics(run)) == 2
+    assert picture.shape == (32, 2 * 32 + 8, 3)  # two 2x2 grids of 16x16 faces and a gap
+
+
+def test_claims_are_kept_per_notebook_and_gathered(tmp_path, monkeypatch):
+    monkeypatch.setenv("ANIMEGAN_RUNS", str(tmp_path))
+    monkeypatch.delenv("ANIMEGAN_FAST", raising=False)
+    s = lab.settings("01_x", cpu_minutes=7)
+    assert s.cpu_minutes == 7 and s.runs_root == tmp_path / "01_x"
+    monkeypatch.setenv("ANIMEGAN_CPU_MINUTES", "3")
+    assert lab.settings("01_x", cpu_minutes=7).cpu_minutes == 3  # the environment wins
+    row = {"claim": "a beats b", "status": "confirmed", "metric": "KID", "measured": "..."}
+    lab.save_claims(s, "003", [row])
+    assert json.loads((tmp_path / "01_x" / lab.CLAIMS_FILE).read_text()) == [{"seed": "003", **row}]
+    gathered = lab.gathered_claims(tmp_path)
+    assert list(gathered["notebook"]) == ["01_x"] and list(gathered["status"]) == ["confirmed"]
