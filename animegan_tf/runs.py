@@ -140,9 +140,20 @@ def training_lock(run_dir: Path):
                             f"stop it, then --resume") from None
         os.ftruncate(fd, 0)
         os.pwrite(fd, str(os.getpid()).encode(), 0)
+        remove_stale_temporaries(run_dir)  # we are the only writer: any temporary file is a killed writer's
         yield
     finally:
         os.close(fd)  # closing the descriptor releases the lock
+
+
+def remove_stale_temporaries(run_dir: Path) -> list[Path]:
+    """Delete the temporary files a killed writer left in the run folder (atomic writes' `.NAME.*.tmp`, the link
+    of checkpoint rotation, a half-saved `*.tmp.keras`); call only while holding the writer lock."""
+    run_dir = Path(run_dir)
+    stale = [p for pattern in (".*.tmp", "*.npz.tmp", "*.tmp.keras") for p in run_dir.rglob(pattern) if p.is_file()]
+    for path in stale:
+        path.unlink(missing_ok=True)
+    return stale
 
 
 def fixed_latents(run_dir: Path, cfg: GANConfig) -> np.ndarray:

@@ -250,3 +250,52 @@ def test_a_cpu_budget_is_the_runs_whole_budget_across_resumes(tmp_path, image_fo
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1 and "--cpu-minutes must be a positive number" in err
     assert not (tmp_path / "cli").exists()
+
+
+def test_sigkill_while_checkpoints_are_being_written_never_leaves_an_unreadable_latest(tmp_path):
+    """A real process that does nothing but write checkpoints of a full-width model (several MB each, so a kill
+    lands inside a write), killed with SIGKILL at random moments: every time, latest.npz is readable, holds a
+    complete state, and no more than two previous states and no stray files but the temporary one remain."""
+    run = tmp_path / "run"
+    script = (
+        "import sys\n"
+        "from animegan_tf import runs\n"
+        "from animegan_tf.config import preset\n"
+        "from animegan_tf.sampling import build_gan\n"
+        "cfg = preset('dcgan').replace(precision='float32')\n"
+        f"run = {str(run)!r}\n"
+        "runs.write_config(run, cfg)\n"
+        "gan = build_gan(cfg)\n"
+        "gan.build_optimizers()\n"
+        "print('ready', flush=True)\n"
+        "epoch = 0\n"
+        "while True:\n"
+        "    epoch += 1\n"
+        "    runs.save_checkpoint(run, gan, epoch=epoch)\n"
+    )
+    rng = np.random.default_rng(1)
+    epochs_seen = []
+    for attempt in range(5):
+        proc = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                text=True)
+        assert proc.stdout.readline().strip() == "ready", proc.stderr.read()[-500:]
+        time.sleep(float(rng.uniform(0.3, 2.0)))
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+        found = runs.readable_checkpoint(run)
+        assert found is not None and found[0] == run / runs.CHECKPOINT  # the latest itself, no fallback needed
+        epochs_seen.append(found[1]["epoch"])
+        gan = build_gan(runs.load_config(run))
+        gan.build_optimizers()
+        runs.restore_checkpoint(run, gan)  # every variable of the state comes back
+        names = {p.name for p in (run / "checkpoints").iterdir()}
+        states = {"latest.npz", "previous_1.npz", "previous_2.npz"}
+        assert "latest.npz" in names and all(n in states or n.endswith(".tmp") for n in names), names
+    assert max(epochs_seen) >= 2  # the kills landed after several writes
+    for name in (".latest.npz.k1ll3d.tmp", "previous_1.npz.tmp"):  # what a kill inside a write leaves
+        (run / "checkpoints" / name).write_bytes(b"half a checkpoint")
+    (run / ".losses.png.x1.tmp").write_bytes(b"half a plot")
+    with runs.training_lock(run):  # what train does first: a killed writer's temporaries go
+        pass
+    assert not (run / ".losses.png.x1.tmp").exists()
+    assert {p.name for p in (run / "checkpoints").iterdir()} <= states
