@@ -26,6 +26,7 @@ import zipfile
 import io
 import json
 import os
+import re
 from pathlib import Path
 
 try:
@@ -184,6 +185,41 @@ def _state_groups(gan) -> dict[str, list]:
     }
 
 
+def variable_keys(group: str, variables) -> list[str]:
+    """The checkpoint keys of a group's variables: "<group>/<variable path>" (a layer or optimizer variable by
+    name, so a reordered model cannot load the wrong array into a same-shaped variable), with the auto-numbering of
+    the path's first part dropped ("adam_3/..." -> "adam/...": it depends on how many optimizers the process made
+    before). Variables without a unique path (the z stream's state) are keyed by index, "<group>/0000"."""
+    paths = [getattr(var, "path", None) for var in variables]
+    if all(paths):
+        names = [re.sub(r"_\d+$", "", p.split("/", 1)[0]) + p[len(p.split("/", 1)[0]):] for p in paths]
+        if len(set(names)) == len(names):
+            return [f"{group}/{name}" for name in names]
+    return [f"{group}/{i:04d}" for i in range(len(variables))]
+
+
+def read_group(ckpt, group: str, variables, source: Path, assign=None) -> None:
+    """Load one group of an open checkpoint into `variables`, by name (or by index for the z stream and for
+    checkpoints written before names were kept); ValueError naming what does not match."""
+    stored = [k for k in ckpt.files if k.startswith(group + "/")]
+    if stored and all(re.fullmatch(r"\d{4}", k[len(group) + 1:]) for k in stored):
+        keys = sorted(stored)  # by index
+    else:
+        keys = variable_keys(group, variables)
+        missing, unexpected = sorted(set(keys) - set(stored)), sorted(set(stored) - set(keys))
+        if missing or unexpected:
+            raise ValueError(f"checkpoint {source}: the {group} variables do not match the model (missing "
+                             f"{missing[:2]}, unexpected {unexpected[:2]}): was it written with another config?")
+    if len(keys) != len(variables):
+        raise ValueError(f"checkpoint {source} holds {len(keys)} {group} variables, the model has "
+                         f"{len(variables)}: was it written with another config?")
+    for key, var in zip(keys, variables):
+        value = ckpt[key]
+        if tuple(value.shape) != tuple(var.shape):
+            raise ValueError(f"checkpoint {source}: {key} has shape {value.shape}, expected {tuple(var.shape)}")
+        (assign or (lambda v, x: v.assign(x)))(var, value)
+
+
 def save_checkpoint(run_dir: Path, gan, epoch: int, step_in_epoch: int = 0, path: Path = CHECKPOINT,
                     clock: dict | None = None) -> Path:
     """Write the whole training state atomically.
@@ -195,8 +231,8 @@ def save_checkpoint(run_dir: Path, gan, epoch: int, step_in_epoch: int = 0, path
     """
     arrays = {}
     for group, variables in _state_groups(gan).items():
-        for i, var in enumerate(variables):
-            arrays[f"{group}/{i:04d}"] = np.asarray(var.numpy() if hasattr(var, "numpy") else var)
+        for key, var in zip(variable_keys(group, variables), variables):
+            arrays[key] = np.asarray(var.numpy() if hasattr(var, "numpy") else var)
     meta = {"epoch": epoch, "step_in_epoch": step_in_epoch, **(clock or {})}
     arrays["meta"] = np.frombuffer(json.dumps(meta).encode(), dtype=np.uint8)
     buf = io.BytesIO()
@@ -288,18 +324,8 @@ def restore_checkpoint(run_dir: Path, gan, groups=None) -> dict:
         for group, variables in _state_groups(gan).items():
             if groups is not None and group not in groups:
                 continue
-            stored = sorted(k for k in ckpt.files if k.startswith(group + "/"))
-            if len(stored) != len(variables):
-                raise ValueError(f"checkpoint {path} holds {len(stored)} {group} variables, the model has "
-                                 f"{len(variables)}: was it written with another config?")
-            for key, var in zip(stored, variables):
-                value = ckpt[key]
-                if tuple(value.shape) != tuple(var.shape):
-                    raise ValueError(f"checkpoint {path}: {key} has shape {value.shape}, expected {var.shape}")
-                if group == "z_rng":
-                    gan.z_rng.reset(value)
-                else:
-                    var.assign(value)
+            read_group(ckpt, group, variables, path,
+                       assign=(lambda var, value: gan.z_rng.reset(value)) if group == "z_rng" else None)
         return json.loads(ckpt["meta"].tobytes().decode())
 
 

@@ -51,9 +51,7 @@ def load_generator(run_dir: Path, ema: bool = True) -> keras.Sequential:
     found = runs.readable_checkpoint(run_dir)
     if found:
         with np.load(found[0]) as state:
-            keys = sorted(k for k in state.files if k.startswith(group + "/"))
-            for key, var in zip(keys, generator.weights, strict=True):
-                var.assign(state[key])
+            runs.read_group(state, group, generator.weights, found[0])  # the averaged one has the same names
         return generator
     final = Path(run_dir) / (runs.FINAL_GENERATOR if group == "ema_generator" or not cfg.ema_decay
                              else runs.FINAL_RAW_GENERATOR)

@@ -90,3 +90,42 @@ def test_settings_follow_the_environment(monkeypatch, tmp_path):
     monkeypatch.delenv("ANIMEGAN_DATA")
     assert lab.settings("nb").data == "synthetic"  # no Kaggle set in the (test) data folder
     assert lab.for_this_machine(tiny_config(precision="mixed_float16"), fast=True).precision == "auto"
+
+
+def test_checkpoints_are_read_by_name_and_old_index_keyed_ones_still_load(tmp_path):
+    import shutil
+
+    from animegan_tf.sampling import build_gan
+
+    run = tmp_path / "run"
+    cfg = tiny_config(epochs=1, ema_decay=0.9)
+    train(cfg, blob_images(16), run, verbose=0)
+    with np.load(run / runs.CHECKPOINT) as ckpt:
+        stored = {k: ckpt[k] for k in ckpt.files}
+    assert "generator/generator/project/kernel" in stored and "g_optimizer/adam/iteration" in stored
+
+    def restored(arrays):
+        other = tmp_path / f"copy{len(list(tmp_path.iterdir()))}"
+        (other / "checkpoints").mkdir(parents=True)
+        shutil.copy(run / "config.json", other / "config.json")
+        np.savez(other / runs.CHECKPOINT, **arrays)
+        gan = build_gan(cfg)
+        gan.build_optimizers()
+        runs.restore_checkpoint(other, gan)
+        return [v.numpy() for v in gan.weights + gan.g_optimizer.variables + gan.d_optimizer.variables]
+
+    expected = restored(stored)
+    assert all(np.array_equal(a, b) for a, b in zip(expected, restored(dict(reversed(list(stored.items()))))))
+
+    gan = build_gan(cfg)
+    gan.build_optimizers()
+    old = {"meta": stored["meta"]}  # the format before names: each group's variables in model order, by index
+    for group, variables in runs._state_groups(gan).items():
+        for i, key in enumerate(runs.variable_keys(group, variables)):
+            old[f"{group}/{i:04d}"] = stored[key]
+    assert all(np.array_equal(a, b) for a, b in zip(expected, restored(old)))
+
+    renamed = dict(stored)
+    renamed["generator/generator/project/kernel_x"] = renamed.pop("generator/generator/project/kernel")
+    with pytest.raises(ValueError, match="generator variables do not match"):
+        restored(renamed)
