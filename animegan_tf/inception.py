@@ -725,7 +725,9 @@ def load_fid_inception(weights_path: str | os.PathLike | None = None):
 
         model = build_fid_inception(path)
 
-        @tf.function(input_signature=[tf.TensorSpec([None, None, None, 3], tf.float32)], reduce_retracing=True)
+        # autograph=False: plain tensor code needs no conversion (and AutoGraph warns about the closure)
+        @tf.function(input_signature=[tf.TensorSpec([None, None, None, 3], tf.float32)], reduce_retracing=True,
+                     autograph=False)
         def infer(x):
             return model(x, training=False)
 

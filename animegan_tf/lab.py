@@ -26,7 +26,7 @@ from .config import GANConfig
 from .data import data_dir, load_array
 from .download import KNOWN_DATASETS
 from .evaluate import evaluate_run
-from .files import atomic_write_bytes, image_grid, to_uint8
+from .files import atomic_write_bytes, image_grid
 from .precision import has_gpu
 from .sampling import generate, load_generator
 from .training import train
@@ -182,7 +182,7 @@ def raw_vs_averaged(run_dir: Path, reference: np.ndarray, n: int, grid: int = 16
     """The averaged and the raw generator of one run at the same step: both evaluations, and a picture with the
     averaged grid on the left and the raw one on the right (same latents)."""
     averaged, raw = evaluate(run_dir, reference, n), evaluate(run_dir, reference, n, ema=False)
-    side = [image_grid(to_uint8(generate(load_generator(run_dir, ema=ema), grid, seed=0))) for ema in (True, False)]
+    side = [image_grid(generate(load_generator(run_dir, ema=ema), grid, seed=0)) for ema in (True, False)]
     gap = np.full((side[0].shape[0], 8, 3), 255, np.uint8)
     return averaged, raw, np.concatenate([side[0], gap, side[1]], axis=1)
 

@@ -2,7 +2,11 @@
 
 import json
 
+import numpy as np
+
 from animegan_tf import compare, lab, runs
+from animegan_tf.files import image_grid
+from animegan_tf.sampling import generate, load_generator
 from conftest import blob_images, position, tiny_config
 
 
@@ -34,6 +38,8 @@ def test_evaluations_are_cached_per_state_and_generator(tmp_path):
     a, b, picture = lab.raw_vs_averaged(run, images, 8, grid=4)
     assert (a, b) == (averaged, raw) and len(runs.load_metrics(run)) == 2
     assert picture.shape == (32, 2 * 32 + 8, 3)  # two 2x2 grids of 16x16 faces and a gap
+    for half, ema in ((picture[:, :32], True), (picture[:, 40:], False)):  # the generators' own faces
+        np.testing.assert_array_equal(half, image_grid(generate(load_generator(run, ema=ema), 4, seed=0)))
 
 
 def test_claims_are_kept_per_notebook_and_gathered(tmp_path, monkeypatch):
