@@ -24,8 +24,8 @@ import numpy as np
 from . import compare, runs
 from .config import GANConfig
 from .data import data_dir, load_array
-from .download import KNOWN_DATASETS
-from .evaluate import evaluate_run
+from .data.download import KNOWN_DATASETS
+from .quality.evaluate import evaluate_run
 from .files import atomic_write_bytes, image_grid, to_uint8
 from .precision import has_gpu
 from .sampling import generate, load_generator
