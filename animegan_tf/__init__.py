@@ -18,7 +18,7 @@ _PUBLIC = {
     "train": "training", "build_gan": "sampling", "load_generator": "sampling", "generate": "sampling",
     "latents": "sampling",
     "load_images": "data", "load_array": "data", "make_dataset": "data", "DataError": "data",
-    "synthetic_faces": "synthetic",
+    "synthetic_faces": "data.synthetic",
 }
 
 __all__ = sorted(_PUBLIC) + ["__version__"]

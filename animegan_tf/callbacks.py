@@ -15,7 +15,7 @@ import numpy as np
 
 from .backend import keras, tf
 from . import runs
-from .evaluate import evaluate_images
+from .quality.evaluate import evaluate_images
 from .files import atomic_write_bytes, image_grid, save_png, to_uint8
 from .sampling import generate
 

@@ -211,7 +211,7 @@ def cmd_evaluate(args) -> int:
 
     from . import runs
     from .data import DataError, load_array
-    from .evaluate import evaluate_images, evaluate_run, format_result, reference_sample
+    from .quality.evaluate import evaluate_images, evaluate_run, format_result, reference_sample
 
     for path in (args.run, args.images, args.ref):
         _require_path(path, "path")
@@ -254,7 +254,7 @@ def cmd_evaluate(args) -> int:
 
 def cmd_download(args) -> int:
     from .data import data_dir
-    from .download import DownloadError, download
+    from .data.download import DownloadError, download
 
     try:
         folder = download(args.dataset, args.to or data_dir(), force=args.force)
@@ -266,7 +266,7 @@ def cmd_download(args) -> int:
 
 def cmd_synth(args) -> int:
     from .files import save_png
-    from .synthetic import synthetic_faces
+    from .data.synthetic import synthetic_faces
 
     if args.n < 1:
         raise UsageError(f"--n must be >= 1, got {args.n}")

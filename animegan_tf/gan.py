@@ -14,7 +14,7 @@ import math
 
 
 from .backend import keras, tf
-from .augment import diff_augment
+from .data.augment import diff_augment
 
 
 def _bce_per_example(labels, logits):

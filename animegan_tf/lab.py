@@ -24,10 +24,10 @@ import numpy as np
 from . import compare, runs
 from .config import GANConfig
 from .data import data_dir, load_array
-from .download import KNOWN_DATASETS
-from .evaluate import evaluate_run
+from .data.download import KNOWN_DATASETS
 from .files import atomic_write_bytes, image_grid
 from .precision import has_gpu
+from .quality.evaluate import evaluate_run
 from .sampling import generate, load_generator
 from .training import train
 

@@ -10,9 +10,9 @@ from .backend import keras
 from . import callbacks as cb
 from . import data as data_lib
 from . import runs
-from .augment import make_augment
+from .data.augment import make_augment
 from .config import GANConfig, check_resume_changes
-from .evaluate import reference_sample
+from .quality.evaluate import reference_sample
 from .gan import DCGAN
 from .precision import make_strategy, resolve_precision
 from .sampling import build_gan

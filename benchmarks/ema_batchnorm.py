@@ -26,9 +26,10 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
 
-from animegan_tf import inception, metrics, runs  # noqa: E402
+from animegan_tf import runs
+from animegan_tf.quality import inception, metrics  # noqa: E402
 from animegan_tf.data import ingest  # noqa: E402
-from animegan_tf.evaluate import reference_sample  # noqa: E402
+from animegan_tf.quality.evaluate import reference_sample  # noqa: E402
 from animegan_tf.sampling import generate, load_generator  # noqa: E402
 
 

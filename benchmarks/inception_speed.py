@@ -25,7 +25,7 @@ import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 from PIL import Image  # noqa: E402
 
-from animegan_tf import inception  # noqa: E402
+from animegan_tf.quality import inception  # noqa: E402
 
 GFLOP_PER_IMAGE = 2 * 5.711  # 2 x the multiply-adds of the 94 convs at 299x299
 

@@ -23,7 +23,8 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 import numpy as np  # noqa: E402
 from PIL import Image, ImageFilter  # noqa: E402
 
-from animegan_tf import inception, metrics, quality  # noqa: E402
+from animegan_tf import quality
+from animegan_tf.quality import inception, metrics  # noqa: E402
 from animegan_tf.data import ingest  # noqa: E402
 
 

@@ -41,7 +41,7 @@ import numpy as np  # noqa: E402
 
 from animegan_tf.config import ConfigError, apply_overrides, preset  # noqa: E402
 from animegan_tf.data import ingest, make_dataset, steps_per_epoch  # noqa: E402
-from animegan_tf.evaluate import evaluate_images, reference_sample  # noqa: E402
+from animegan_tf.quality.evaluate import evaluate_images, reference_sample  # noqa: E402
 from animegan_tf.files import image_grid, save_png  # noqa: E402
 from animegan_tf.precision import compute_dtype  # noqa: E402
 from animegan_tf.sampling import build_gan, generate  # noqa: E402

@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from animegan_tf.augment import adjust_sharpness, diff_augment, gaussian_blur, make_augment
+from animegan_tf.data.augment import adjust_sharpness, diff_augment, gaussian_blur, make_augment
 from animegan_tf.config import ConfigError
 from animegan_tf.data import make_dataset
 from animegan_tf.training import train

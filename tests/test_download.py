@@ -3,7 +3,7 @@ import zipfile
 import pytest
 import requests
 
-from animegan_tf import download as dl
+from animegan_tf.data import download as dl
 from animegan_tf.cli import main
 
 

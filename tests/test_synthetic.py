@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from animegan_tf.quality import detect_faces, detector_self_check
-from animegan_tf.synthetic import synthetic_faces
+from animegan_tf.data.synthetic import synthetic_faces
 
 
 @pytest.fixture(scope="module")

@@ -29,7 +29,7 @@ from typing import Any, Mapping, Sequence
 
 import numpy as np
 
-from .files import atomic_write_bytes
+from ..files import atomic_write_bytes
 from .inception import FEATURE_DIM, FEATURES_VERSION, FID_MODEL_SHA256, as_nhwc3, cache_dir, inception_features
 
 logger = logging.getLogger(__name__)

@@ -12,9 +12,11 @@ from pathlib import Path
 
 import numpy as np
 
-from . import inception, metrics, quality, runs
-from .data import load_array
-from .sampling import generate, load_generator
+from .. import runs
+from ..data import load_array
+from ..sampling import generate, load_generator
+from . import inception, metrics
+from .judge import judge
 
 DEFAULT_REFERENCE_SIZE = 2000  # real images in the default reference sample (FID is biased below 2,000)
 
@@ -44,7 +46,7 @@ def evaluate_images(images: np.ndarray, reference: np.ndarray, with_fid: bool = 
             warnings.warn(f"FID from {len(images)} samples vs {len(ref['feats'])} references is biased upward "
                           f"(use >= {metrics.MIN_RECOMMENDED_SAMPLES}); compare KID instead", stacklevel=2)
         result["fid"] = metrics.fid(feats, ref["feats"], method="eigh", warn_small=False)["fid"]
-    verdict = quality.judge(images, ref, verbose=False, features=feats)
+    verdict = judge(images, ref, verbose=False, features=feats)
     result.update({k: verdict[k] for k in ("GQ", "DQ", "PQ", "gq_pct", "dq_pct", "pq_pct")})
     return result
 

@@ -543,14 +543,14 @@ def resolve_fid_weights(weights_path: str | os.PathLike | None = None, *,
 # --------------------------------------------------------------------------
 
 def _keras():
-    from .backend import keras  # lazy: the weight port and FID arithmetic run without TensorFlow
+    from ..backend import keras  # lazy: the weight port and FID arithmetic run without TensorFlow
 
     return keras
 
 
 def _make_preprocess_layer():
     keras = _keras()
-    from .backend import tf  # lazy, as in _keras
+    from ..backend import tf  # lazy, as in _keras
 
     class FIDPreprocess(keras.layers.Layer):
         """0..255 images -> TF1 legacy bilinear resize to 299x299 -> x/128 - 1."""
@@ -721,7 +721,7 @@ def load_fid_inception(weights_path: str | os.PathLike | None = None):
     path = resolve_fid_weights(weights_path)
     key = str(Path(path).resolve())
     if key not in _MODEL_CACHE:
-        from .backend import tf  # lazy, as in _keras
+        from ..backend import tf  # lazy, as in _keras
 
         model = build_fid_inception(path)
 

@@ -26,7 +26,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageOps
 
-from .files import atomic_write_bytes, image_grid
+from ..files import atomic_write_bytes, image_grid
 
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".webp", ".gif")
 MIN_SIDE = 16  # images smaller than this (either side) are skipped
@@ -252,7 +252,7 @@ def steps_per_epoch(num_images: int, batch_size: int) -> int:
 
 def normalize(images, dtype="float32"):
     """uint8 [0, 255] -> [-1, 1] in `dtype` (the compute dtype under mixed precision)."""
-    from .backend import tf
+    from ..backend import tf
 
     return tf.cast(images, dtype) / tf.constant(127.5, dtype) - tf.constant(1.0, dtype)
 
@@ -275,7 +275,7 @@ def make_dataset(images: np.ndarray, batch_size: int, epochs: int, seed: int = 0
         images: (N, S, S, C) uint8.
         augment: optional `fn(batch_uint8, seed) -> batch_uint8` applied in the map with a per-batch seed.
     """
-    from .backend import tf
+    from ..backend import tf
 
     n = len(images)
     steps = steps_per_epoch(n, batch_size)
@@ -302,7 +302,7 @@ def make_dataset(images: np.ndarray, batch_size: int, epochs: int, seed: int = 0
 def load_images(path, cfg, initial_epoch: int = 0):
     """A folder/zip/"synthetic" -> the tf.data.Dataset `fit` trains on, for `cfg` (batch, epochs, seed, dtype)."""
     from .augment import make_augment
-    from .precision import compute_dtype  # TensorFlow only when a dataset is made
+    from ..precision import compute_dtype  # TensorFlow only when a dataset is made
 
     images = load_array(path, cfg.image_size)
     return make_dataset(images, cfg.batch_size, cfg.epochs, seed=cfg.seed, initial_epoch=initial_epoch,
@@ -310,7 +310,7 @@ def load_images(path, cfg, initial_epoch: int = 0):
 
 
 def _array_slices_class():
-    from .backend import keras
+    from ..backend import keras
 
     class ArraySlices(keras.utils.PyDataset):
         """Seed 003's first-scenario policy: batch i is `x[i*B:(i+1)*B]` of an in-memory array, in order."""

@@ -11,7 +11,7 @@ fake, so D cannot memorise a small dataset and G still gets gradients through th
 
 from __future__ import annotations
 
-from .backend import tf
+from ..backend import tf
 
 
 DIFFAUGMENT_POLICIES = ("color", "translation", "cutout")

@@ -18,9 +18,9 @@ import numpy as np
 import PIL
 from PIL import Image
 
+from ..data.synthetic import synthetic_faces
+from ..files import atomic_write_bytes
 from . import inception, metrics
-from .files import atomic_write_bytes
-from .synthetic import synthetic_faces
 
 # The fixed detection recipe (see the module docstring).
 DETECT_UPSCALE = 128
