@@ -6,6 +6,7 @@ Nothing here runs inside `train_step`; all of it happens between steps or epochs
 
 from __future__ import annotations
 
+import csv
 import io
 import math
 import time
@@ -51,6 +52,70 @@ class EpochTimer(keras.callbacks.Callback):
     def on_epoch_end(self, epoch, logs=None):
         if logs is not None:
             logs["epoch_seconds"] = time.perf_counter() - self.start
+
+
+class HistoryLogger(keras.callbacks.CSVLogger):
+    """Keras' CSVLogger (append mode) that keeps the columns of a history.csv it appends to.
+
+    CSVLogger takes its columns from the first epoch's logs; a run resumed by a lab version that logs more (or
+    fewer) values would then write rows that do not match the file's header, and those rows would be lost. Here
+    the header already in the file decides: a missing value is written "NA", a value it has no column for is left
+    out.
+    """
+
+    def __init__(self, filename):
+        super().__init__(filename, append=True)
+
+    def on_train_begin(self, logs=None):
+        super().on_train_begin(logs)
+        if not self.append_header:  # the file has a header: keep its columns
+            with open(self.filename, newline="") as f:
+                header = next(csv.reader(f), [])
+            self.keys = header[1:] if header[:1] == ["epoch"] else None
+
+
+class ImagesShown(keras.callbacks.Callback):
+    """Counts the real images shown to D (one batch per step: kimg, the field's unit of training length), adds
+    `kimg` (the run's total at the end of the epoch), `img_per_s` and `s_per_kimg` (this epoch's speed on this
+    machine) to the epoch logs, and with `target_steps` stops cleanly after the step that reaches the run's budget
+    in images. Place it after EpochTimer (it reads `epoch_seconds`) and before CSVLogger.
+
+    Args:
+        batch_size: global batch: real images per step.
+        steps_done: the run's steps before this process (a resumed run continues its count).
+        target_steps: stop after this many steps of the whole run (None: no budget in images).
+    """
+
+    def __init__(self, batch_size: int, steps_done: int = 0, target_steps: int | None = None):
+        super().__init__()
+        self.batch_size = batch_size
+        self.steps = steps_done
+        self.target_steps = target_steps
+        self.epoch_steps = 0
+        self.stopped = False
+
+    @property
+    def images(self) -> int:
+        return self.steps * self.batch_size
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self.epoch_steps = 0
+
+    def on_train_batch_end(self, batch, logs=None):
+        self.steps += 1
+        self.epoch_steps += 1
+        if self.target_steps is not None and self.steps >= self.target_steps:
+            self.model.stop_training = True
+            self.stopped = True
+
+    def on_epoch_end(self, epoch, logs=None):
+        if logs is None:
+            return
+        logs["kimg"] = self.images / 1000.0
+        seconds = logs.get("epoch_seconds")
+        if seconds and self.epoch_steps:
+            logs["img_per_s"] = self.epoch_steps * self.batch_size / seconds
+            logs["s_per_kimg"] = 1000.0 * seconds / (self.epoch_steps * self.batch_size)
 
 
 class SampleGrid(keras.callbacks.Callback):
@@ -117,13 +182,15 @@ class Checkpoint(keras.callbacks.Callback):
         step_offset: steps already done in the first epoch of this `fit` (a resumed partial epoch).
     """
 
-    def __init__(self, run_dir: Path, steps_per_epoch: int, step_offset: int = 0, clock: "TrainingClock" = None):
+    def __init__(self, run_dir: Path, steps_per_epoch: int, step_offset: int = 0, clock: "TrainingClock" = None,
+                 shown: ImagesShown | None = None):
         super().__init__()
         self.run_dir = Path(run_dir)
         self.steps_per_epoch = steps_per_epoch
         self.step_offset = step_offset
         self.steps_done = 0
         self.clock = clock
+        self.shown = shown
 
     def on_epoch_begin(self, epoch, logs=None):
         self.steps_done = self.step_offset
@@ -135,7 +202,9 @@ class Checkpoint(keras.callbacks.Callback):
     def on_epoch_end(self, epoch, logs=None):
         if self.model.diverged:  # never write a state of non-finite weights over the last good one
             return
-        clock = self.clock.state() if self.clock else None
+        clock = self.clock.state() if self.clock else {}
+        if self.shown is not None:
+            clock = {**clock, "steps": self.shown.steps, "images_shown": self.shown.images}
         if self.steps_done >= self.steps_per_epoch:
             runs.save_checkpoint(self.run_dir, self.model, epoch=epoch + 1, clock=clock)
         else:  # stopped mid-epoch (time budget): remember where

@@ -60,6 +60,9 @@ def build_parser() -> argparse.ArgumentParser:
                        help="stop cleanly after this many minutes and checkpoint")
     train.add_argument("--cpu-minutes", type=float, default=None,
                        help="the run's whole budget in CPU-minutes of training, counted across --resume")
+    train.add_argument("--kimg", type=float, default=None,
+                       help="the run's length in thousands of real images shown to D, counted across --resume "
+                            "(replaces --epochs; the field's unit, the same on every machine)")
     train.add_argument("--dry-run", action="store_true", help="print the config and stop")
     train.add_argument("--quiet", action="store_true",
                        help="no progress bar (one line per epoch; the default when stdout is not a terminal)")
@@ -152,9 +155,13 @@ def _resolve_config(args):
 def cmd_train(args) -> int:
     from .data import DataError, load_array
 
-    for flag, value in (("--max-minutes", args.max_minutes), ("--cpu-minutes", args.cpu_minutes)):
+    for flag, value in (("--max-minutes", args.max_minutes), ("--cpu-minutes", args.cpu_minutes),
+                        ("--kimg", args.kimg)):
         if value is not None and not value > 0:
-            raise UsageError(f"{flag} must be a positive number of minutes, got {value:g}")
+            unit = "thousands of images" if flag == "--kimg" else "minutes"
+            raise UsageError(f"{flag} must be a positive number of {unit}, got {value:g}")
+    if args.kimg is not None and args.epochs is not None:
+        raise UsageError("give --kimg or --epochs, not both (--kimg sets the run's length)")
     cfg = _resolve_config(args)
     print(f"config: {cfg.to_json()}" if args.dry_run else f"preset {cfg.name}: {cfg.to_dict()}")
     if args.dry_run:
@@ -172,7 +179,7 @@ def cmd_train(args) -> int:
 
     try:
         train(cfg, images, args.out, resume=args.resume, max_minutes=args.max_minutes, cpu_minutes=args.cpu_minutes,
-              verbose=2 if args.quiet or not sys.stdout.isatty() else 1, data_source=str(data))
+              kimg=args.kimg, verbose=2 if args.quiet or not sys.stdout.isatty() else 1, data_source=str(data))
     except (FileExistsError, FileNotFoundError, DataError, RunLocked) as exc:
         raise UsageError(str(exc)) from None
     except TrainingDiverged as exc:

@@ -42,12 +42,30 @@ def interval(result: dict, metric: str) -> tuple[float, float]:
     raise ValueError(f"unknown metric {metric!r}; one of {sorted(METRICS)}")
 
 
+def judge_version(result: dict) -> int:
+    """The judge version that made an evaluation's GQ/DQ/PQ (rows written before versions were recorded: 1)."""
+    return int(result.get("judge", 1))
+
+
+def comparable(a: dict, b: dict, metric: str) -> bool:
+    """KID compares across judge versions; GQ/DQ/PQ only between rows of the same judge version."""
+    return metric == "kid" or judge_version(a) == judge_version(b)
+
+
+def _not_comparable(a: dict, b: dict) -> str:
+    return f"not comparable: judge v{judge_version(a)} vs v{judge_version(b)}"
+
+
 def value(result: dict, metric: str) -> float:
     return result["kid"] if metric == "kid" else result[f"{metric}_pct"]
 
 
 def better(a: dict, b: dict, metric: str = "kid") -> str | None:
-    """"a" or "b" when that evaluation is better on `metric` and the two 95 % intervals do not overlap, else None."""
+    """"a" or "b" when that evaluation is better on `metric` and the two 95 % intervals do not overlap, else None.
+
+    Raises ValueError for GQ/DQ/PQ rates made by different judge versions (they measure different things)."""
+    if not comparable(a, b, metric):
+        raise ValueError(f"{METRICS[metric][0]}: {_not_comparable(a, b)}")
     (a_lo, a_hi), (b_lo, b_hi) = interval(a, metric), interval(b, metric)
     if a_hi < b_lo:
         low, high = "a", "b"
@@ -62,7 +80,7 @@ def format_metric(result: dict, metric: str) -> str:
     lo, hi = interval(result, metric)
     if metric == "kid":
         return f"KID {result['kid']:.4f} ± {result['kid_std']:.4f}"
-    return f"{METRICS[metric][0]} {result[metric + '_pct']:.1f} % [{lo:.1f}, {hi:.1f}]"
+    return f"{METRICS[metric][0]} {result[metric + '_pct']:.1f} % [{lo:.1f}, {hi:.1f}] (judge v{judge_version(result)})"
 
 
 def format_result(result: dict) -> str:
@@ -71,9 +89,12 @@ def format_result(result: dict) -> str:
 
 
 def verdict(name_a: str, a: dict, name_b: str, b: dict, metric: str = "kid") -> str:
-    """A sentence: which run is better on `metric`, or that the intervals overlap."""
-    winner = better(a, b, metric)
+    """A sentence: which run is better on `metric`, that the intervals overlap, or that the two rates come from
+    different judge versions and are not compared."""
     figures = f"{name_a} {format_metric(a, metric)}, {name_b} {format_metric(b, metric)}"
+    if not comparable(a, b, metric):
+        return f"{METRICS[metric][0]}: {_not_comparable(a, b)} ({figures})"
+    winner = better(a, b, metric)
     if winner is None:
         return f"{METRICS[metric][0]}: {NO_DIFFERENCE} ({figures})"
     first, second = (name_a, name_b) if winner == "a" else (name_b, name_a)
@@ -85,8 +106,10 @@ def check_claim(claim: str, better_run: str, worse_run: str, results: dict[str, 
     """A row of a claims table: `claim` says `better_run` beats `worse_run` on `metric`; the measurement confirms
     it, contradicts it (the other run is better, intervals apart), or finds no measurable difference."""
     a, b = results[better_run], results[worse_run]
-    winner = better(a, b, metric)
-    status = {"a": "confirmed", "b": "contradicted", None: NO_DIFFERENCE}[winner]
+    if not comparable(a, b, metric):
+        status = _not_comparable(a, b)
+    else:
+        status = {"a": "confirmed", "b": "contradicted", None: NO_DIFFERENCE}[better(a, b, metric)]
     return {"claim": claim, "status": status, "metric": METRICS[metric][0],
             "measured": f"{better_run}: {format_metric(a, metric)}; {worse_run}: {format_metric(b, metric)}"}
 
@@ -104,6 +127,11 @@ def check_best(claim: str, run: str, results: dict[str, dict], metric: str = "ki
     """A claims-table row for "`run` is the best of `results` on `metric`": confirmed when it is measurably better
     than every other run, contradicted when some run is measurably better than it, else no measurable difference."""
     others = [name for name in results if name != run]
+    mixed = [name for name in others if not comparable(results[run], results[name], metric)]
+    if mixed:
+        return {"claim": claim, "status": _not_comparable(results[run], results[mixed[0]]),
+                "metric": METRICS[metric][0],
+                "measured": "; ".join(f"{name}: {format_metric(results[name], metric)}" for name in [run, *others])}
     wins = [better(results[run], results[name], metric) for name in others]
     if all(w == "a" for w in wins):
         status = "confirmed"
@@ -119,6 +147,9 @@ def check_no_gain(claim: str, change: str, base: str, results: dict[str, dict], 
     """A claims-table row for "`change` does not help over `base`": contradicted only when it is measurably
     better."""
     a, b = results[change], results[base]
-    status = "contradicted" if better(a, b, metric) == "a" else "confirmed"
+    if not comparable(a, b, metric):
+        status = _not_comparable(a, b)
+    else:
+        status = "contradicted" if better(a, b, metric) == "a" else "confirmed"
     return {"claim": claim, "status": status, "metric": METRICS[metric][0],
             "measured": f"{change}: {format_metric(a, metric)}; {base}: {format_metric(b, metric)}"}

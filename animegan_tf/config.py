@@ -72,6 +72,10 @@ class GANConfig:
     epochs: int = 25  # epochs to train
     label_smoothing: float = 0.0  # one-sided: real targets become 1 - label_smoothing (non-saturating loss only)
     loss: str = "nonsaturating"  # "nonsaturating" (BCE, -log D(G(z)) for G) or "hinge" (SAGAN/BigGAN)
+    # Lazy R1 (Mescheder et al. 2018; StyleGAN2): on every r1_every-th D step, D's loss gains
+    # r1_every * r1_gamma / 2 * E||grad_x D(x_real)||^2, computed inside the compiled step; 0 = off.
+    r1_gamma: float = 0.0
+    r1_every: int = 16
     # --- generator weight averaging (EMA) -----------------------------------------------------------------------
     # A shadow copy of G (every weight, BatchNorm moving statistics included) follows the trained G inside the
     # compiled step: ema = d * ema + (1 - d) * g. Sampling (grids, `sample`, `evaluate`, generator.keras) uses it.
@@ -182,6 +186,7 @@ def validate(cfg: GANConfig) -> None:
     for name in ("label_smoothing", "d_dropout"):
         _check_range(name, getattr(cfg, name), 0, 1, high_open=True)
     _check_range("leaky_slope", cfg.leaky_slope, 0, 1)
+    _check_range("r1_gamma", cfg.r1_gamma, 0, math.inf)
     _check_range("ema_decay", cfg.ema_decay, 0, 1, high_open=True)
     _check_range("ema_rampup", cfg.ema_rampup, 0, 1)
     if cfg.ema_rampup and not cfg.ema_decay:
@@ -201,7 +206,7 @@ def validate(cfg: GANConfig) -> None:
             raise ConfigError(f"diffaugment={cfg.diffaugment!r}: {policy!r} is not allowed: use a comma-separated "
                               f"subset of color, translation, cutout")
     _check_range("eval_every", cfg.eval_every, 0, math.inf)
-    for name in ("eval_samples", "batch_size", "latent_dim", "g_base_filters", "g_kernel_size", "d_kernel_size", "channels",
+    for name in ("r1_every", "eval_samples", "batch_size", "latent_dim", "g_base_filters", "g_kernel_size", "d_kernel_size", "channels",
                  "epochs", "num_samples"):
         _check_range(name, getattr(cfg, name), 1, math.inf)
     for name in ("g_filters", "d_filters"):

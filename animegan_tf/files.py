@@ -46,6 +46,13 @@ def image_grid(images: np.ndarray, cols: int | None = None) -> np.ndarray:
     return padded.reshape(rows, cols, h, w, c).transpose(0, 2, 1, 3, 4).reshape(rows * h, cols * w, c)
 
 
+def grid_tiles(grid: np.ndarray, n: int, side: int, cols: int) -> np.ndarray:
+    """The inverse of `image_grid`: the first n (side, side, C) tiles of a mosaic with `cols` columns."""
+    rows = grid.shape[0] // side
+    tiles = grid[:rows * side, :cols * side].reshape(rows, side, cols, side, -1).transpose(0, 2, 1, 3, 4)
+    return np.ascontiguousarray(tiles.reshape(rows * cols, side, side, -1)[:n])
+
+
 def save_png(array: np.ndarray, path: Path) -> None:
     buf = io.BytesIO()
     Image.fromarray(array).save(buf, format="PNG")

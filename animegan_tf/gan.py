@@ -46,7 +46,8 @@ class DCGAN(keras.Model):
     """
 
     def __init__(self, generator, discriminator, latent_dim, label_smoothing=0.0, seed=0, diffaugment=(),
-                 loss="nonsaturating", ema_generator=None, ema_decay=0.0, ema_rampup=0.0, **kwargs):
+                 loss="nonsaturating", ema_generator=None, ema_decay=0.0, ema_rampup=0.0, r1_gamma=0.0, r1_every=16,
+                 **kwargs):
         super().__init__(**kwargs)
         self.generator = generator
         self.discriminator = discriminator
@@ -58,6 +59,8 @@ class DCGAN(keras.Model):
         self.ema_generator = ema_generator
         self.ema_decay = float(ema_decay)
         self.ema_rampup = float(ema_rampup)
+        self.r1_gamma = float(r1_gamma)
+        self.r1_every = int(r1_every)
         if ema_generator is not None:
             if not 0.0 < self.ema_decay < 1.0:
                 raise ValueError(f"ema_decay must be in (0, 1) with an ema_generator, got {ema_decay!r}")
@@ -66,6 +69,7 @@ class DCGAN(keras.Model):
         # A tf.random.Generator made inside a strategy scope gives each replica its own stream.
         self.z_rng = tf.random.Generator.from_seed(seed)
         names = ("g_loss", "d_loss", "d_real_loss", "d_fake_loss", "d_real_mean", "d_fake_mean")
+        names += ("d_r1",) if self.r1_gamma else ()  # the penalty as added to D's loss (0 on the other steps)
         self.trackers = {name: keras.metrics.Mean(name=name) for name in names}
         self.diverged = False  # set by callbacks.DivergenceGuard when losses and weights go non-finite
         self.built = True  # both networks start from keras.Input, so there is nothing left to build
@@ -116,7 +120,8 @@ class DCGAN(keras.Model):
 
             # Train the discriminator: real batch and fake batch through D separately, one update.
             with g_tape.stop_recording(), tf.GradientTape() as d_tape:
-                real_logits = self.discriminator(self._augment(real_images, aug_seeds[0]), training=True)
+                real_seen = self._augment(real_images, aug_seeds[0])
+                real_logits = self.discriminator(real_seen, training=True)
                 fake_logits = self.discriminator(self._augment(tf.stop_gradient(fake_images), aug_seeds[1]),
                                                  training=True)
                 # Average over the global batch: gradients are summed across replicas.
@@ -127,7 +132,8 @@ class DCGAN(keras.Model):
                     d_real_loss = tf.nn.compute_average_loss(_bce_per_example(real_targets, real_logits))
                     d_fake_loss = tf.nn.compute_average_loss(_bce_per_example(fake_targets, fake_logits))
                 d_loss = d_real_loss + d_fake_loss
-                scaled_d_loss = self.d_optimizer.scale_loss(d_loss)
+                d_r1 = self._lazy_r1(real_seen) if self.r1_gamma else None
+                scaled_d_loss = self.d_optimizer.scale_loss(d_loss if d_r1 is None else d_loss + d_r1)
             d_vars = self.discriminator.trainable_variables
             self.d_optimizer.apply(d_tape.gradient(scaled_d_loss, d_vars), d_vars)
 
@@ -153,9 +159,26 @@ class DCGAN(keras.Model):
             "d_real_mean": tf.reduce_mean(tf.sigmoid(real_logits)),
             "d_fake_mean": tf.reduce_mean(tf.sigmoid(fake_logits)),
         }
+        if d_r1 is not None:
+            values["d_r1"] = d_r1 * replicas
         for name, value in values.items():
             self.trackers[name].update_state(value)
         return {name: tracker.result() for name, tracker in self.trackers.items()}
+
+    def r1_penalty(self, real_seen):
+        """r1_gamma / 2 * ||grad_x D(x)||^2 per real image (float32), from a second pass of D over the real batch
+        (its gradient with respect to the images is taken with `tf.gradients`: this runs inside the compiled step,
+        where a tape opened in a `tf.cond` branch sees nothing recorded outside it)."""
+        logits = tf.cast(self.discriminator(real_seen, training=True), tf.float32)
+        grads = tf.gradients(tf.reduce_sum(logits), real_seen)[0]
+        return self.r1_gamma / 2.0 * tf.reduce_sum(tf.square(tf.cast(grads, tf.float32)), axis=[1, 2, 3])
+
+    def _lazy_r1(self, real_seen):
+        """The R1 term of this step: r1_every times the penalty's batch mean on every r1_every-th D step (the
+        optimizer's iteration count before this step's update), 0 on the others (nothing is computed for them)."""
+        due = tf.equal(self.d_optimizer.iterations % self.r1_every, 0)
+        return tf.cond(due, lambda: float(self.r1_every) * tf.nn.compute_average_loss(self.r1_penalty(real_seen)),
+                       lambda: tf.constant(0.0))
 
     def ema_beta(self, global_batch):
         """The decay of this step's average update (a scalar tensor); `iterations` counts finished G steps."""
@@ -195,4 +218,4 @@ class DCGAN(keras.Model):
     def get_config(self):
         return {"latent_dim": self.latent_dim, "label_smoothing": self.label_smoothing, "seed": self.seed,
                 "diffaugment": list(self.diffaugment), "loss": self.loss, "ema_decay": self.ema_decay,
-                "ema_rampup": self.ema_rampup}
+                "ema_rampup": self.ema_rampup, "r1_gamma": self.r1_gamma, "r1_every": self.r1_every}

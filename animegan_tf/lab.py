@@ -28,8 +28,9 @@ from .data.download import KNOWN_DATASETS
 from .files import atomic_write_bytes, image_grid
 from .precision import has_gpu
 from .quality.evaluate import evaluate_run
+from .quality.judge import JUDGE_VERSION
 from .sampling import generate, load_generator
-from .training import train
+from .training import target_steps, train
 
 
 @dataclass(frozen=True)
@@ -97,36 +98,50 @@ def for_this_machine(cfg: GANConfig, fast: bool) -> GANConfig:
 
 
 def run(cfg: GANConfig, data_spec: str, run_dir: Path, minutes: float | None = None, fresh: bool = False,
-        images: np.ndarray | None = None, cpu_minutes: float | None = None) -> Path:
+        images: np.ndarray | None = None, cpu_minutes: float | None = None, kimg: float | None = None) -> Path:
     """Train `cfg` into `run_dir`, or continue it when it is unfinished; a finished run is left as it is.
 
-    A run is finished when it has trained `cfg.epochs` epochs or spent `cpu_minutes` of CPU time (its whole budget,
-    counted across sessions); `minutes` only limits this call (wall-clock).
+    A run is finished when it has shown `kimg` thousand real images to D (when given; `cfg.epochs` is then not a
+    cap), else trained `cfg.epochs` epochs, or spent `cpu_minutes` of CPU time (its whole budget, counted across
+    sessions); `minutes` only limits this call (wall-clock).
     fresh=True deletes an existing run folder first (FAST test runs start from scratch every time).
     """
     run_dir = Path(run_dir)
     if fresh and run_dir.exists():
         shutil.rmtree(run_dir)
     meta = runs.checkpoint_meta(run_dir)
-    if meta and (meta["epoch"] >= cfg.epochs or _spent(meta, cpu_minutes)):
-        print(f"{run_dir.name}: finished earlier ({_progress(meta, cfg, cpu_minutes)}), reusing it")
-        return run_dir
     images = load_array(data_spec, cfg.image_size) if images is None else images
+    if meta and (_finished(meta, cfg, len(images), kimg) or _spent(meta, cpu_minutes)):
+        print(f"{run_dir.name}: finished earlier ({_progress(meta, cfg, cpu_minutes, len(images), kimg)}), "
+              f"reusing it")
+        return run_dir
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)  # Keras' per-fit chatter
         train(cfg, images, run_dir, resume=meta is not None, max_minutes=minutes, cpu_minutes=cpu_minutes,
-              verbose=0, data_source=data_spec)
-    print(f"{run_dir.name}: {_progress(runs.checkpoint_meta(run_dir), cfg, cpu_minutes)}")
+              kimg=kimg, verbose=0, data_source=data_spec)
+    print(f"{run_dir.name}: {_progress(runs.checkpoint_meta(run_dir), cfg, cpu_minutes, len(images), kimg)}")
     return run_dir
+
+
+def _finished(meta: dict, cfg: GANConfig, num_images: int, kimg: float | None) -> bool:
+    if kimg is None:
+        return meta["epoch"] >= cfg.epochs
+    return runs.images_shown(meta, cfg, num_images) >= target_steps(kimg, cfg.batch_size) * cfg.batch_size
 
 
 def _spent(meta: dict, cpu_minutes: float | None) -> bool:
     return cpu_minutes is not None and meta.get("train_cpu_seconds", 0.0) >= cpu_minutes * 60
 
 
-def _progress(meta: dict, cfg: GANConfig, cpu_minutes: float | None) -> str:
-    text = f"{meta['epoch']} of {cfg.epochs} epochs" + (f" and {meta['step_in_epoch']} steps"
-                                                         if meta["step_in_epoch"] else "")
+def _progress(meta: dict, cfg: GANConfig, cpu_minutes: float | None, num_images: int = 0,
+              kimg: float | None = None) -> str:
+    kimg_shown = runs.images_shown(meta, cfg, num_images) / 1000
+    shown = f"{kimg_shown:,.1f}" if kimg_shown >= 10 else f"{kimg_shown:.3g}"
+    if kimg is not None:
+        text = f"{shown} of {kimg:g} kimg ({meta['epoch']} epochs"
+    else:
+        text = f"{meta['epoch']} of {cfg.epochs} epochs ({shown} kimg"
+    text += (f" and {meta['step_in_epoch']} steps" if meta["step_in_epoch"] else "") + ")"
     if "train_cpu_seconds" in meta:
         text += f", {meta['train_cpu_seconds'] / 60:.1f}"
         text += f" of {cpu_minutes:g} CPU-minutes" if cpu_minutes else " CPU-minutes"
@@ -143,6 +158,7 @@ def evaluate(run_dir: Path, reference: np.ndarray, n: int, seed: int = 0, ema: b
     for record in reversed(runs.load_metrics(run_dir)):
         if ((record.get("epoch"), record.get("step_in_epoch", 0)) == state and record.get("n") == n
                 and record.get("seed", 0) == seed and record.get("generator", "raw") == generator
+                and record.get("judge", 1) == JUDGE_VERSION  # rows of an older judge are measured again
                 and "kid_subset" in record):  # (older records: KID spread over the reference only)
             return record
     with warnings.catch_warnings():
@@ -168,7 +184,8 @@ def quality_table(results: dict[str, dict]):
 
     rows = []
     for name, r in results.items():
-        row = {"run": name, "n": r["n"], "KID ± std": f"{r['kid']:.4f} ± {r['kid_std']:.4f}"}
+        row = {"run": name, "n": r["n"], "KID ± std": f"{r['kid']:.4f} ± {r['kid_std']:.4f}",
+               "judge": f"v{compare.judge_version(r)}"}
         if "fid" in r:
             row["FID"] = round(r["fid"], 1)
         for metric in ("gq", "dq", "pq"):

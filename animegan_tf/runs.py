@@ -313,6 +313,21 @@ def checkpoint_meta(run_dir: Path) -> dict | None:
     return found[1] if found else None
 
 
+def steps_done(meta: dict | None, steps_per_epoch: int) -> int:
+    """Training steps a checkpoint's state has taken (checkpoints written before the count was kept: from its
+    epoch and step, which is exact for runs that never changed data size)."""
+    if not meta:
+        return 0
+    if "steps" in meta:
+        return int(meta["steps"])
+    return meta["epoch"] * steps_per_epoch + meta.get("step_in_epoch", 0)
+
+
+def images_shown(meta: dict | None, cfg: GANConfig, num_images: int) -> int:
+    """Real images shown to D by a checkpoint's state (batch_size per step)."""
+    return steps_done(meta, max(1, num_images // cfg.batch_size)) * cfg.batch_size
+
+
 def restore_checkpoint(run_dir: Path, gan, groups=None) -> dict:
     """Load the run's newest readable checkpoint into a built GAN (optimizers built with
     `gan.build_optimizers()`); returns its meta."""
@@ -391,10 +406,16 @@ def summary_row(run: dict) -> dict:
         row[key] = round(history[key][-1], 4) if history.get(key) else None
     if history.get("epoch_seconds"):
         row["s_per_epoch"] = round(float(np.median(history["epoch_seconds"])), 1)
+    if "images_shown" in meta:
+        row["kimg"] = round(meta["images_shown"] / 1000, 1)
+    if history.get("img_per_s"):
+        row["img_per_s"] = round(float(np.median(history["img_per_s"])), 1)
     latest = run["metrics"][-1] if run["metrics"] else {}
     for key in ("kid", "fid", "gq_pct", "dq_pct", "pq_pct"):
         if key in latest:
             row[key] = latest[key]
+    if "gq_pct" in latest:
+        row["judge"] = int(latest.get("judge", 1))  # GQ/DQ/PQ of different judge versions do not compare
     return row
 
 

@@ -28,7 +28,8 @@ def build_gan(cfg: GANConfig, strategy: tf.distribute.Strategy | None = None) ->
                     latent_dim=cfg.latent_dim, label_smoothing=cfg.label_smoothing, seed=cfg.seed,
                     diffaugment=diffaugment_policies(cfg), loss=cfg.loss,
                     ema_generator=build_generator(cfg, dtype=policy) if cfg.ema_decay else None,
-                    ema_decay=cfg.ema_decay, ema_rampup=cfg.ema_rampup)
+                    ema_decay=cfg.ema_decay, ema_rampup=cfg.ema_rampup, r1_gamma=cfg.r1_gamma,
+                    r1_every=cfg.r1_every)
         gan.compile(
             d_optimizer=keras.optimizers.Adam(cfg.d_lr, beta_1=cfg.beta_1, beta_2=cfg.beta_2),
             g_optimizer=keras.optimizers.Adam(cfg.g_lr, beta_1=cfg.beta_1, beta_2=cfg.beta_2),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 import numpy as np
@@ -24,7 +25,7 @@ class TrainingDiverged(RuntimeError):
 
 def train(cfg: GANConfig, data, run_dir, resume: bool = False, max_minutes: float | None = None,
           verbose: int | str = "auto", extra_callbacks=(), data_source: str | None = None,
-          cpu_minutes: float | None = None) -> DCGAN:
+          cpu_minutes: float | None = None, kimg: float | None = None) -> DCGAN:
     """Train `cfg` on `data` into `run_dir`; returns the trained DCGAN.
 
     Args:
@@ -36,6 +37,9 @@ def train(cfg: GANConfig, data, run_dir, resume: bool = False, max_minutes: floa
             minutes, and checkpoint (a Colab session's limit).
         cpu_minutes: the run's whole budget in CPU-minutes of training, counted over every process that trained it
             (the checkpoint keeps the count): stop cleanly once it is spent; a run that has spent it trains no more.
+        kimg: the run's length in thousands of real images shown to D (a step shows one batch), counted across
+            resumes: training stops after the step that reaches ceil(kimg * 1000 / batch_size) steps, whatever
+            `cfg.epochs` says; a run that has reached it trains no more.
         data_source: what `data` came from, recorded in data.json (defaults to `data` when it is a string).
     Raises:
         ConfigError: on resume, a field that cannot change mid-run differs from the run's config.
@@ -63,7 +67,7 @@ def train(cfg: GANConfig, data, run_dir, resume: bool = False, max_minutes: floa
     with runs.training_lock(run_dir):  # one writer per run folder
         if runs.checkpoint_meta(run_dir) is not None and not resume:  # another process got there first
             raise FileExistsError(f"{run_dir} already holds a checkpoint: pass --resume to continue it")
-        gan, divergence = _train_locked(cfg, images, run_dir, resume, max_minutes, cpu_minutes, verbose,
+        gan, divergence = _train_locked(cfg, images, run_dir, resume, max_minutes, cpu_minutes, kimg, verbose,
                                         extra_callbacks,
                                         data_source or (None if isinstance(data, np.ndarray) else str(data)))
     if divergence:
@@ -76,7 +80,13 @@ def train(cfg: GANConfig, data, run_dir, resume: bool = False, max_minutes: floa
     return gan
 
 
-def _train_locked(cfg, images, run_dir, resume, max_minutes, cpu_minutes, verbose, extra_callbacks, data_source):
+def target_steps(kimg: float | None, batch_size: int) -> int | None:
+    """The steps of a run whose budget is `kimg` thousand real images (None: no budget in images)."""
+    return None if kimg is None else max(1, math.ceil(kimg * 1000 / batch_size))
+
+
+def _train_locked(cfg, images, run_dir, resume, max_minutes, cpu_minutes, kimg, verbose, extra_callbacks,
+                  data_source):
     steps = data_lib.steps_per_epoch(len(images), cfg.batch_size)
     runs.write_config(run_dir, cfg)
     if data_source:
@@ -94,17 +104,23 @@ def _train_locked(cfg, images, run_dir, resume, max_minutes, cpu_minutes, verbos
         gan.d_optimizer.learning_rate = cfg.d_lr
     runs.trim_history(run_dir, epoch)  # one row per finished epoch, whatever stopped the last process
     clock = cb.TrainingClock(meta.get("train_seconds", 0.0), meta.get("train_cpu_seconds", 0.0), cpu_minutes)
-    if epoch >= cfg.epochs or clock.spent():
+    steps_done = runs.steps_done(meta, steps)
+    target = target_steps(kimg, cfg.batch_size)
+    # with a budget in images, the epochs are whatever it takes to show them (the last one may end mid-epoch)
+    last_epoch = cfg.epochs if target is None else math.ceil(target / steps)
+    if epoch >= last_epoch or clock.spent() or (target is not None and steps_done >= target):
         return gan, None
+    shown = cb.ImagesShown(cfg.batch_size, steps_done, target)
 
     budget = cb.TimeBudget(max_minutes) if max_minutes else None
-    checkpoint = cb.Checkpoint(run_dir, steps, step_offset=step_in_epoch, clock=clock)
+    checkpoint = cb.Checkpoint(run_dir, steps, step_offset=step_in_epoch, clock=clock, shown=shown)
     guard = cb.DivergenceGuard()
     callbacks = [
         guard,  # first: it marks a diverged step before anything saves
         clock,  # before Checkpoint, which saves its count
         cb.EpochTimer(),  # before CSVLogger, so history.csv gets epoch_seconds
-        keras.callbacks.CSVLogger(str(run_dir / "history.csv"), append=True),
+        shown,  # after EpochTimer, before CSVLogger and Checkpoint: kimg, img/s, s/kimg; the budget in images
+        cb.HistoryLogger(str(run_dir / "history.csv")),
         cb.SampleGrid(run_dir, fixed_z),
         cb.LossPlot(run_dir, title=cfg.name),
         checkpoint,
@@ -128,23 +144,23 @@ def _train_locked(cfg, images, run_dir, resume, max_minutes, cpu_minutes, verbos
             rest = data_lib.array_slices(images[step_in_epoch * cfg.batch_size:], cfg.batch_size, dtype)
             fit(rest, epoch, epoch + 1, steps - step_in_epoch)
             epoch += 1
-        if epoch < cfg.epochs and not gan.stop_training:
-            fit(data_lib.array_slices(images, cfg.batch_size, dtype), epoch, cfg.epochs, steps)
+        if epoch < last_epoch and not gan.stop_training:
+            fit(data_lib.array_slices(images, cfg.batch_size, dtype), epoch, last_epoch, steps)
     else:
         if step_in_epoch:  # finish the interrupted epoch on exactly its remaining batches
             rest = data_lib.make_dataset(images, cfg.batch_size, epoch + 1, seed=cfg.seed, initial_epoch=epoch,
                                          dtype=dtype, augment=augment).skip(step_in_epoch)
             fit(rest, epoch, epoch + 1, steps - step_in_epoch)
             epoch += 1
-        if epoch < cfg.epochs and not gan.stop_training:
-            dataset = data_lib.make_dataset(images, cfg.batch_size, cfg.epochs, seed=cfg.seed, initial_epoch=epoch,
+        if epoch < last_epoch and not gan.stop_training:
+            dataset = data_lib.make_dataset(images, cfg.batch_size, last_epoch, seed=cfg.seed, initial_epoch=epoch,
                                             dtype=dtype, augment=augment)
-            fit(dataset, epoch, cfg.epochs, steps)
+            fit(dataset, epoch, last_epoch, steps)
 
     if gan.diverged:
         return gan, guard.where
     final = runs.checkpoint_meta(run_dir)
-    if final and final["epoch"] >= cfg.epochs:
+    if final and (final["epoch"] >= last_epoch if target is None else runs.steps_done(final, steps) >= target):
         _save_model(gan.sampling_generator, run_dir / runs.FINAL_GENERATOR)  # the averaged one when there is one
         if gan.ema_generator is not None:
             _save_model(gan.generator, run_dir / runs.FINAL_RAW_GENERATOR)

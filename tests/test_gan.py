@@ -153,3 +153,36 @@ def test_generate_draws_the_latents_of_its_seed_in_order():
     np.testing.assert_array_equal(latents(5, 1, g.input_shape[-1])[0], z[0])  # face 0 is the same for any n
     assert not np.array_equal(latents(6, 1, g.input_shape[-1])[0], z[0])
     np.testing.assert_array_equal(generate(g, 3, seed=5), to_uint8(g(z, training=False)))
+
+
+def test_lazy_r1_adds_the_exact_penalty_on_every_nth_step_only():
+    gamma, every = 3.0, 2
+    cfg = tiny_config(d_batchnorm=False, r1_gamma=gamma, r1_every=every)
+    gan = build_gan(cfg)
+    plain = build_gan(cfg.replace(r1_gamma=0.0))
+    real = (blob_images(8).astype(np.float32) / 127.5 - 1.0)
+    dataset = tf.data.Dataset.from_tensor_slices(real).batch(8).repeat()
+
+    def expected_penalty():
+        # computed here, eagerly, with a tape: gamma / 2 * mean over the batch of ||grad_x D(x)||^2
+        x = tf.constant(real)
+        with tf.GradientTape() as tape:
+            tape.watch(x)
+            total = tf.reduce_sum(gan.discriminator(x, training=True))
+        grads = tape.gradient(total, x).numpy()
+        return gamma / 2 * float(np.mean(np.sum(grads ** 2, axis=(1, 2, 3))))
+
+    seen = []
+    for step in range(3):
+        want = every * expected_penalty() if step % every == 0 else 0.0
+        got = gan.fit(dataset, epochs=1, steps_per_epoch=1, verbose=0, shuffle=False).history["d_r1"][0]
+        seen.append((got, want))
+        if want == 0.0:
+            assert got == 0.0
+        else:
+            assert got == pytest.approx(want, rel=1e-4), step
+        if step == 0:  # the penalty reached D's update: same start, same batch, different D after one step
+            plain.fit(dataset, epochs=1, steps_per_epoch=1, verbose=0, shuffle=False)
+            assert any(not np.allclose(a, b) for a, b in zip(snapshot(gan.discriminator),
+                                                              snapshot(plain.discriminator)))
+    assert seen[0][1] > 0 and seen[2][1] > 0

@@ -16,7 +16,7 @@ from .. import runs
 from ..data import load_array
 from ..sampling import generate, load_generator
 from . import inception, metrics
-from .judge import judge
+from .judge import JUDGE_VERSION, judge
 
 DEFAULT_REFERENCE_SIZE = 2000  # real images in the default reference sample (FID is biased below 2,000)
 
@@ -47,7 +47,7 @@ def evaluate_images(images: np.ndarray, reference: np.ndarray, with_fid: bool = 
                           f"(use >= {metrics.MIN_RECOMMENDED_SAMPLES}); compare KID instead", stacklevel=2)
         result["fid"] = metrics.fid(feats, ref["feats"], method="eigh", warn_small=False)["fid"]
     verdict = judge(images, ref, verbose=False, features=feats)
-    result.update({k: verdict[k] for k in ("GQ", "DQ", "PQ", "gq_pct", "dq_pct", "pq_pct")})
+    result.update({k: verdict[k] for k in ("GQ", "DQ", "PQ", "gq_pct", "dq_pct", "pq_pct")}, judge=JUDGE_VERSION)
     return result
 
 

@@ -35,6 +35,7 @@ from werkzeug.exceptions import HTTPException
 
 from .. import runs
 from ..files import image_grid, to_uint8
+from ..quality.judge import JUDGE_VERSION
 from ..sampling import generate, latents, load_generator
 from .folders import BadRunName, UnknownRun, resolve_run, served_runs
 
@@ -216,7 +217,8 @@ def run_summary(run_dir: Path) -> dict:
     latest = run["metrics"][-1] if run["metrics"] else {}
     summary = {key: _finite(value) for key, value in row.items() if key != "run"}
     summary.update(name=run_dir.name, image_size=cfg.image_size, latent_dim=cfg.latent_dim, loss=cfg.loss,
-                   averaged=bool(cfg.ema_decay), ema_decay=cfg.ema_decay, metrics_epoch=latest.get("epoch"))
+                   averaged=bool(cfg.ema_decay), ema_decay=cfg.ema_decay, metrics_epoch=latest.get("epoch"),
+                   judge_current=JUDGE_VERSION)
     return summary
 
 

@@ -1,0 +1,121 @@
+"""Recipe screen at equal images shown: each system trains to each kimg mark in turn (one run folder, resumed from
+mark to mark) and is scored at every mark on real faces: FID and KID ± std (N samples vs N real), the judge's
+GQ/DQ/PQ, with the wall-clock and CPU seconds and img/s it took on this machine.
+
+  python benchmarks/recipe_screen.py --faces ../shared/anime_faces_calib --systems fast fast+aug_flip=true \
+      --kimg 100 200 --seeds 0 --out bench/screen
+
+Systems are PRESET or PRESET+key=value+… (config overrides, as `--set`). Several --faces folders are read as one
+set. Run one screen at a time on an otherwise idle machine: kimg marks are machine-independent, the seconds are
+not. Results are appended to OUT/results.jsonl as each point is measured; a system/seed/mark already there is not
+measured again, and an interrupted run folder is resumed, so the screen can be continued in a later session.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import tempfile
+import time
+import warnings
+from pathlib import Path
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+import numpy as np  # noqa: E402
+
+from animegan_tf import runs  # noqa: E402
+from animegan_tf.config import ConfigError, apply_overrides, preset  # noqa: E402
+from animegan_tf.data import DataError, ingest  # noqa: E402
+from animegan_tf.files import image_grid, save_png  # noqa: E402
+from animegan_tf.quality.evaluate import evaluate_images, reference_sample  # noqa: E402
+from animegan_tf.sampling import generate, load_generator  # noqa: E402
+from animegan_tf.training import train  # noqa: E402
+
+
+def parse_system(spec: str, seed: int):
+    name, *overrides = spec.split("+")
+    return apply_overrides(preset(name), overrides).replace(seed=seed)
+
+
+def cpu_name() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                flags = Path("/proc/cpuinfo").read_text()
+                return line.split(":", 1)[1].strip() + (" (avx512_bf16)" if "avx512_bf16" in flags else "")
+    except OSError:
+        pass
+    return "unknown CPU"
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--faces", nargs="+", required=True, help="folder(s) of real 64x64 faces, read as one set")
+    ap.add_argument("--systems", nargs="+", required=True)
+    ap.add_argument("--kimg", nargs="+", type=float, required=True, help="marks at which to score")
+    ap.add_argument("--seeds", nargs="+", type=int, default=[0])
+    ap.add_argument("--samples", type=int, default=2000, help="samples scored per mark (and real faces)")
+    ap.add_argument("--raw", action="store_true", help="also score the raw generator of averaged runs")
+    ap.add_argument("--out", required=True)
+    args = ap.parse_args()
+
+    try:
+        parts = [np.asarray(ingest(f, 64, cache_dir=Path(tempfile.gettempdir()) / "animegan_calib_cache")[0])
+                 for f in args.faces]
+        systems = {(spec, seed): parse_system(spec, seed) for spec in args.systems for seed in args.seeds}
+    except (DataError, ConfigError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    faces = np.concatenate(parts)
+    reference = reference_sample(faces, args.samples, seed=12345)
+    out = Path(args.out)
+    (out / "samples").mkdir(parents=True, exist_ok=True)
+    results = out / "results.jsonl"
+    done = set()
+    if results.exists():
+        for line in results.read_text().splitlines():
+            r = json.loads(line)
+            done.add((r["system"], r["seed"], r["kimg"], r["generator"]))
+    print(f"{len(faces)} faces from {', '.join(args.faces)}; {cpu_name()}", flush=True)
+
+    for (spec, seed), cfg in systems.items():
+        run_dir = out / "runs" / f"{spec}-seed{seed}"
+        for mark in sorted(args.kimg):
+            generators = ["ema", "raw"] if cfg.ema_decay and args.raw else ["ema" if cfg.ema_decay else "raw"]
+            if all((spec, seed, mark, g) in done for g in generators):
+                continue
+            before = runs.checkpoint_meta(run_dir) or {}
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", UserWarning)
+                train(cfg, faces, run_dir, resume=bool(before), kimg=mark, verbose=0,
+                      data_source=",".join(args.faces))
+            meta = runs.checkpoint_meta(run_dir)
+            history = runs.load_history(run_dir)
+            for g in generators:
+                images = generate(load_generator(run_dir, ema=g == "ema"), args.samples, seed=seed)
+                t = time.perf_counter()
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore", UserWarning)
+                    score = evaluate_images(images, reference, seed=seed)
+                tag = f"{spec}-seed{seed}-{mark:g}kimg-{g}"
+                save_png(image_grid(images[:64]), out / "grids" / f"{tag}.png")
+                np.save(out / "samples" / f"{tag}.npy", images)  # to judge again with another judge version
+                row = {"system": spec, "seed": seed, "kimg": mark, "generator": g, "faces": len(faces),
+                       "images_shown": meta["images_shown"], "epoch": meta["epoch"],
+                       "train_seconds": meta["train_seconds"], "train_cpu_seconds": meta["train_cpu_seconds"],
+                       "img_per_s": float(np.median(history["img_per_s"])) if history.get("img_per_s") else None,
+                       "eval_seconds": round(time.perf_counter() - t, 1), "cpu": cpu_name(),
+                       "date": time.strftime("%Y-%m-%d"), **score}
+                with open(results, "a") as f:
+                    f.write(json.dumps(row) + "\n")
+                print(f"{spec} seed {seed} {mark:g} kimg {g}: FID {score['fid']:.1f} KID {score['kid']:.4f} ± "
+                      f"{score['kid_std']:.4f} GQ {score['gq_pct']:.1f}% DQ {score['dq_pct']:.1f}% "
+                      f"PQ {score['pq_pct']:.1f}% ({meta['train_seconds']:.0f} s training)", flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,88 @@
+"""Budgets in images shown to D (kimg): a run stops at exactly its budget, resumed or not, and records it."""
+
+import numpy as np
+
+from animegan_tf import lab, runs
+from animegan_tf.cli import main as cli_main
+from animegan_tf.training import target_steps, train
+from conftest import blob_images, tiny_config
+
+
+def _weights(run_dir):
+    with np.load(run_dir / runs.CHECKPOINT) as ckpt:
+        return {k: ckpt[k] for k in ckpt.files if k != "meta"}
+
+
+def test_target_steps_round_up_to_whole_batches():
+    assert target_steps(None, 8) is None
+    assert target_steps(0.08, 8) == 10  # 80 images = 10 batches of 8
+    assert target_steps(0.081, 8) == 11  # 81 images need an 11th batch
+    assert target_steps(0.001, 64) == 1
+
+
+def test_run_stops_at_exactly_its_kimg_mid_epoch(tmp_path):
+    # 16 images, batch 4: 4 steps an epoch; 0.036 kimg = 9 steps = 2 epochs and 1 step
+    cfg = tiny_config(batch_size=4, epochs=1)  # epochs is not a cap when a kimg budget is given
+    train(cfg, blob_images(16), tmp_path / "r", verbose=0, kimg=0.036)
+    meta = runs.checkpoint_meta(tmp_path / "r")
+    assert (meta["epoch"], meta["step_in_epoch"]) == (2, 1)
+    assert meta["steps"] == 9 and meta["images_shown"] == 36
+    history = runs.load_history(tmp_path / "r")
+    assert history["kimg"] == [0.016, 0.032, 0.036]  # the run's total after each epoch, the last one partial
+    assert all(v > 0 for v in history["img_per_s"]) and all(v > 0 for v in history["s_per_kimg"])
+    assert np.allclose(np.array(history["img_per_s"]) * np.array(history["s_per_kimg"]), 1000)
+
+
+def test_resumed_budget_equals_one_uninterrupted_run(tmp_path):
+    cfg = tiny_config(batch_size=4)
+    images = blob_images(16)
+    train(cfg, images, tmp_path / "whole", verbose=0, kimg=0.044)  # 11 steps
+    train(cfg, images, tmp_path / "parts", verbose=0, kimg=0.020)  # 5 steps: epoch 1 and one step
+    assert runs.checkpoint_meta(tmp_path / "parts")["steps"] == 5
+    train(cfg, images, tmp_path / "parts", verbose=0, kimg=0.044, resume=True)
+    whole, parts = runs.checkpoint_meta(tmp_path / "whole"), runs.checkpoint_meta(tmp_path / "parts")
+    assert whole["steps"] == parts["steps"] == 11 and parts["images_shown"] == 44
+    a, b = _weights(tmp_path / "whole"), _weights(tmp_path / "parts")
+    assert a.keys() == b.keys()
+    for key in a:
+        assert np.array_equal(a[key], b[key]), key
+    # a finished budget trains no more
+    train(cfg, images, tmp_path / "parts", verbose=0, kimg=0.044, resume=True)
+    assert runs.checkpoint_meta(tmp_path / "parts")["steps"] == 11
+
+
+def test_lab_run_reuses_a_run_that_reached_its_kimg(tmp_path, capsys):
+    cfg = tiny_config(batch_size=4)
+    images = blob_images(16)
+    lab.run(cfg, "synthetic:16", tmp_path / "r", images=images, kimg=0.012)
+    assert runs.checkpoint_meta(tmp_path / "r")["images_shown"] == 12
+    out = capsys.readouterr().out
+    assert "r: 0.012 of 0.012 kimg (0 epochs and 3 steps)" in out
+    lab.run(cfg, "synthetic:16", tmp_path / "r", images=images, kimg=0.012)
+    assert "reusing" in capsys.readouterr().out
+    lab.run(cfg, "synthetic:16", tmp_path / "r", images=images, kimg=0.024)  # a larger budget continues it
+    assert runs.checkpoint_meta(tmp_path / "r")["images_shown"] == 24
+
+
+def test_cli_kimg_and_bad_values(tmp_path, capsys):
+    assert cli_main(["train", "--data", "synthetic:32", "--out", str(tmp_path / "r"), "--kimg", "0", "--quiet"]) == 2
+    assert "--kimg must be a positive number" in capsys.readouterr().err
+    assert cli_main(["train", "--data", "synthetic:32", "--out", str(tmp_path / "r"), "--kimg", "1",
+                     "--epochs", "2"]) == 2
+    assert "not both" in capsys.readouterr().err
+
+
+def test_resuming_a_run_whose_history_predates_the_kimg_columns_keeps_every_row(tmp_path):
+    cfg = tiny_config(batch_size=4, epochs=1)
+    images = blob_images(16)
+    train(cfg, images, tmp_path / "r", verbose=0)
+    path = tmp_path / "r" / "history.csv"
+    # the history.csv an older lab version wrote: no kimg / img_per_s / s_per_kimg columns
+    lines = path.read_text().splitlines()
+    header = lines[0].split(",")
+    keep = [i for i, name in enumerate(header) if name not in ("kimg", "img_per_s", "s_per_kimg")]
+    path.write_text("\n".join(",".join(line.split(",")[i] for i in keep) for line in lines) + "\n")
+    train(cfg.replace(epochs=3), images, tmp_path / "r", verbose=0, resume=True)
+    history = runs.load_history(tmp_path / "r")
+    assert history["epoch"] == [0, 1, 2]  # no row lost to a header mismatch
+    assert "kimg" not in history  # the file's columns decide
