@@ -165,3 +165,30 @@ def test_the_fast_preset_builds_with_an_averaged_generator():
     for shadow, var in zip(gan.ema_generator.weights, gan.generator.weights):
         np.testing.assert_array_equal(shadow.numpy(), var.numpy())  # the average starts at the initial weights
     assert gan.generate(np.zeros((2, 100), np.float32)).shape == (2, 64, 64, 3)
+
+
+def test_spectral_norm_divides_each_kernel_by_its_power_iteration_estimate():
+    # numpy's own power iteration (one step from the layer's stored u, as Keras does per training call), then SVD
+    from animegan_tf.models import build_discriminator
+
+    cfg = tiny_config(d_spectral_norm=True, d_batchnorm=False)
+    d = build_discriminator(cfg, dtype="float32")
+    wrapped = [layer for layer in d.layers if isinstance(layer, keras.layers.SpectralNormalization)]
+    assert [layer.name for layer in wrapped] == ["down1_sn", "down2_sn", "logit_conv_sn"]  # every D conv
+    before = [(layer.kernel.numpy().copy(), layer.vector_u.numpy().copy()) for layer in wrapped]
+    x = np.random.default_rng(0).uniform(-1, 1, (4, 16, 16, 3)).astype(np.float32)
+    d(x, training=True)
+    for layer, (kernel, u) in zip(wrapped, before):
+        w = kernel.reshape(-1, kernel.shape[-1]).astype(np.float64)
+        v = u @ w.T
+        v /= np.linalg.norm(v)
+        u = v @ w
+        u /= np.linalg.norm(u)
+        sigma = float((v @ w @ u.T).squeeze())
+        np.testing.assert_allclose(layer.kernel.numpy(), kernel / sigma, rtol=1e-4, atol=1e-7, err_msg=layer.name)
+    d(x, training=False)  # inference leaves the kernels as they are
+    for _ in range(30):
+        d(x, training=True)
+    for layer in wrapped:
+        w = layer.kernel.numpy().reshape(-1, layer.kernel.shape[-1])
+        assert np.linalg.svd(w, compute_uv=False)[0] == pytest.approx(1.0, abs=1e-3), layer.name
