@@ -312,8 +312,10 @@ class QualityMonitor(keras.callbacks.Callback):
     Place it after the Checkpoint callback (train() does), so `epoch` matches the saved state.
     """
 
-    def __init__(self, run_dir, reference: np.ndarray, every: int = 5, n: int = 500, seed: int = 0):
+    def __init__(self, run_dir, reference: np.ndarray, every: int = 5, n: int = 500, seed: int = 0,
+                 shown: ImagesShown | None = None):
         super().__init__()
+        self.shown = shown  # to record the kimg of each evaluation
         self.run_dir = Path(run_dir)
         self.reference = np.asarray(reference)
         self.every, self.n, self.seed = every, n, seed
@@ -325,6 +327,7 @@ class QualityMonitor(keras.callbacks.Callback):
             return
         images = generate(self.model.sampling_generator, self.n, seed=self.seed)
         result = {"epoch": epoch + 1, "time": time.strftime("%Y-%m-%dT%H:%M:%S"),
+                  **({"kimg": self.shown.images / 1000} if self.shown is not None else {}),
                   **evaluate_images(images, self.reference, with_fid=False, seed=self.seed)}
         runs.append_metrics(self.run_dir, result)
         if result["kid"] < self.best:

@@ -36,9 +36,13 @@ def _one_line_warnings():
 
 
 def _require_path(path, what: str = "data path") -> None:
-    """A --data/--run/--ref value that names a file or folder must exist ("synthetic[:N]" names none)."""
-    if path and not str(path).startswith("synthetic") and not Path(path).exists():
-        raise UsageError(f"{what} not found: {path}")
+    """A --data/--run/--ref value that names a file or folder must exist ("synthetic[:N]" names none); a --data
+    value may name several, separated by commas."""
+    if not path or Path(path).exists():
+        return
+    for part in str(path).split(",") if what == "data path" else [str(path)]:
+        if not part.strip().startswith("synthetic") and not Path(part.strip()).exists():
+            raise UsageError(f"{what} not found: {part.strip()}")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -50,7 +54,8 @@ def build_parser() -> argparse.ArgumentParser:
     train = sub.add_parser("train", help="train a preset on a dataset into a run folder")
     train.add_argument("--preset", default=None, help="named preset (see `presets`); default dcgan")
     train.add_argument("--data", default="synthetic",
-                       help="folder, .zip, 'synthetic' or 'synthetic:N' (default: synthetic)")
+                       help="folder, .zip, 'synthetic' or 'synthetic:N', or several separated by commas "
+                            "(read as one set) (default: synthetic)")
     train.add_argument("--out", required=True, help="run folder, e.g. runs/dcgan-1")
     train.add_argument("--epochs", type=int, default=None, help="override the preset's epochs")
     train.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
@@ -77,6 +82,9 @@ def build_parser() -> argparse.ArgumentParser:
     sample.add_argument("--seed", type=int, default=0, help="seed of the latents")
     sample.add_argument("--raw", action="store_true",
                         help="the trained generator instead of the averaged one (runs with ema_decay > 0)")
+    sample.add_argument("--best", action="store_true",
+                        help="the run's best state by KID measured during training (checkpoints/best.npz) instead "
+                             "of its latest")
 
     sub.add_parser("presets", help="list the presets and their settings")
 
@@ -92,6 +100,8 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--seed", type=int, default=0)
     evaluate.add_argument("--raw", action="store_true",
                           help="--run: the trained generator instead of the averaged one (runs with ema_decay > 0)")
+    evaluate.add_argument("--best", action="store_true",
+                          help="--run: its best state by KID measured during training instead of its latest")
     evaluate.add_argument("--save", default=None, help="JSON file for the result (--images; default: print only)")
 
     download = sub.add_parser("download", help="download a Kaggle anime face set (needs a Kaggle API token)")
@@ -198,7 +208,7 @@ def cmd_sample(args) -> int:
     if not args.out and not args.grid:
         raise UsageError("give --out DIR (single PNGs) and/or --grid FILE.png")
     try:
-        generator = load_generator(Path(args.run), ema=not args.raw)
+        generator = load_generator(Path(args.run), ema=not args.raw, state="best" if args.best else "latest")
     except FileNotFoundError as exc:
         raise UsageError(str(exc)) from None
     images = generate(generator, args.n, seed=args.seed)
@@ -237,10 +247,13 @@ def cmd_evaluate(args) -> int:
                 raise UsageError(f"{args.run} does not record its data: pass --ref PATH")
             reference = reference_sample(load_array(ref_spec, cfg.image_size), args.ref_n)
             try:
-                result = evaluate_run(Path(args.run), args.n, reference, seed=args.seed, ema=not args.raw)
+                result = evaluate_run(Path(args.run), args.n, reference, seed=args.seed, ema=not args.raw,
+                                      state="best" if args.best else "latest")
             except FileNotFoundError as exc:
                 raise UsageError(str(exc)) from None
-            print(f"{args.run} (epoch {result['epoch']}, {result['generator']} generator): {format_result(result)}")
+            state = ", best state" if args.best else ""
+            print(f"{args.run} (epoch {result['epoch']}{state}, {result['generator']} generator): "
+                  f"{format_result(result)}")
             print(f"appended to {Path(args.run) / 'metrics.jsonl'}")
         else:
             if not args.ref:

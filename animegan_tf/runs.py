@@ -269,6 +269,14 @@ def _read_meta(path: Path) -> dict:
 _UNREADABLE = (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile)
 
 
+def read_meta(path: Path) -> dict | None:
+    """The meta of one checkpoint file (e.g. checkpoints/best.npz), None when it is missing or unreadable."""
+    try:
+        return _read_meta(Path(path))
+    except _UNREADABLE:
+        return None
+
+
 class NoReadableCheckpoint(FileNotFoundError):
     """A run folder has checkpoint files but none can be read."""
 

@@ -40,15 +40,27 @@ def build_gan(cfg: GANConfig, strategy: tf.distribute.Strategy | None = None) ->
     return gan
 
 
-def load_generator(run_dir: Path, ema: bool = True) -> keras.Sequential:
+def load_generator(run_dir: Path, ema: bool = True, state: str = "latest") -> keras.Sequential:
     """The generator of a run folder at its latest checkpoint (float32, inference ready).
 
     Args:
         ema: the averaged generator when the run keeps one (`ema_decay > 0`); False = the raw, trained one.
+        state: "latest" (the default: the state training would continue from, what the run is now) or "best"
+            (checkpoints/best.npz, the state with the lowest KID measured during training: runs with eval_every).
     """
     cfg = runs.load_config(run_dir).replace(precision="float32")
     group = "ema_generator" if ema and cfg.ema_decay else "generator"
     generator = build_generator(cfg, dtype="float32")
+    if state == "best":
+        best = Path(run_dir) / runs.BEST_CHECKPOINT
+        if not best.exists():
+            raise FileNotFoundError(f"run folder has no {runs.BEST_CHECKPOINT} (it is kept when the run measures "
+                                    f"KID during training: --set eval_every=K): {run_dir}")
+        with np.load(best) as saved:
+            runs.read_group(saved, group, generator.weights, best)
+        return generator
+    if state != "latest":
+        raise ValueError(f"state must be 'latest' or 'best', got {state!r}")
     found = runs.readable_checkpoint(run_dir)
     if found:
         with np.load(found[0]) as state:

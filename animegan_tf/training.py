@@ -125,7 +125,7 @@ def _train_locked(cfg, images, run_dir, resume, max_minutes, cpu_minutes, kimg, 
         cb.LossPlot(run_dir, title=cfg.name),
         checkpoint,
         *([cb.QualityMonitor(run_dir, reference_sample(images), every=cfg.eval_every, n=cfg.eval_samples,
-                          seed=cfg.seed)] if cfg.eval_every else []),
+                          seed=cfg.seed, shown=shown)] if cfg.eval_every else []),
         *([keras.callbacks.TensorBoard(log_dir=str(run_dir / "tb"), write_graph=False, profile_batch=0),
            cb.TensorBoardGrid(run_dir / "tb", fixed_z)] if cfg.tensorboard else []),  # after QualityMonitor: kid
         *([budget] if budget else []),

@@ -173,3 +173,14 @@ def test_array_slices_are_in_order():
 def test_fewer_images_than_a_batch_is_a_data_error(tmp_path):
     with pytest.raises(data.DataError, match="fewer than one batch"):
         train(tiny_config(batch_size=64), blob_images(10), tmp_path / "r", verbose=0)
+
+
+def test_several_sources_separated_by_commas_are_one_set(tmp_path, image_folder, capsys):
+    one = data.load_array(str(image_folder), 16)
+    both = data.load_array(f"{image_folder},synthetic:5", 16)
+    assert len(both) == len(one) + 5
+    np.testing.assert_array_equal(both[:len(one)], one)
+    np.testing.assert_array_equal(both[len(one):], data.load_array("synthetic:5", 16))
+    missing = tmp_path / "nowhere"
+    assert main(["train", "--data", f"{image_folder},{missing}", "--out", str(tmp_path / "r")]) == 2
+    assert f"data path not found: {missing}" in capsys.readouterr().err

@@ -4,6 +4,7 @@ import numpy as np
 
 from animegan_tf import lab, runs
 from animegan_tf.cli import main as cli_main
+from animegan_tf.sampling import load_generator
 from animegan_tf.training import target_steps, train
 from conftest import blob_images, tiny_config
 
@@ -86,3 +87,27 @@ def test_resuming_a_run_whose_history_predates_the_kimg_columns_keeps_every_row(
     history = runs.load_history(tmp_path / "r")
     assert history["epoch"] == [0, 1, 2]  # no row lost to a header mismatch
     assert "kimg" not in history  # the file's columns decide
+
+
+def test_the_best_state_is_the_lowest_measured_kid_and_sample_and_evaluate_can_pick_it(tmp_path, capsys):
+    run = tmp_path / "r"
+    cfg = tiny_config(epochs=2, eval_every=1, eval_samples=8, batch_size=4)
+    train(cfg, blob_images(16), run, verbose=0, data_source="synthetic:64")
+    train(cfg.replace(epochs=4), blob_images(16), run, verbose=0, resume=True, data_source="synthetic:64")
+    rows = runs.load_metrics(run)
+    assert [r["epoch"] for r in rows] == [1, 2, 3, 4] and [r["kimg"] for r in rows] == [0.016, 0.032, 0.048, 0.064]
+    best_epoch = min(rows, key=lambda r: r["kid"])["epoch"]  # across the resume
+    assert runs.read_meta(run / runs.BEST_CHECKPOINT)["epoch"] == best_epoch
+    with np.load(run / runs.BEST_CHECKPOINT) as best:
+        saved = [best[k] for k in runs.variable_keys("generator", load_generator(run, ema=False).weights)]
+    loaded = load_generator(run, ema=False, state="best")
+    for value, weight in zip(saved, loaded.weights):
+        np.testing.assert_array_equal(value, weight.numpy())
+    assert cli_main(["sample", "--run", str(run), "--n", "4", "--grid", str(tmp_path / "g.png"), "--best"]) == 0
+    assert cli_main(["evaluate", "--run", str(run), "--n", "8", "--ref-n", "16", "--best"]) == 0
+    assert "best state" in capsys.readouterr().out
+    assert runs.load_metrics(run)[-1]["state"] == "best" and runs.load_metrics(run)[-1]["epoch"] == best_epoch
+    plain = tmp_path / "plain"
+    train(tiny_config(epochs=1, batch_size=4), blob_images(16), plain, verbose=0)
+    assert cli_main(["sample", "--run", str(plain), "--n", "4", "--grid", str(tmp_path / "h.png"), "--best"]) == 2
+    assert "eval_every" in capsys.readouterr().err

@@ -227,9 +227,13 @@ def synthetic_array(n: int, image_size: int = 64, seed: int = 0, cache_dir: Path
 def load_array(spec: str | os.PathLike, image_size: int = 64) -> np.ndarray:
     """A `--data` value -> uint8 array (N, S, S, 3).
 
-    `spec` is "synthetic" (10,000 embedded faces), "synthetic:N", a folder (recursive) or a .zip.
+    `spec` is "synthetic" (10,000 embedded faces), "synthetic:N", a folder (recursive) or a .zip, or several of
+    them separated by commas ("faces_a,faces_b"), read as one set in that order.
     """
     text = str(spec)
+    if "," in text and not Path(text).exists():
+        parts = [part.strip() for part in text.split(",") if part.strip()]
+        return np.concatenate([np.asarray(load_array(part, image_size)) for part in parts])
     if text == "synthetic" or text.startswith("synthetic:"):
         count = text.partition(":")[2] or str(SYNTHETIC_DEFAULT_N)
         if not count.isdigit() or int(count) < 1:

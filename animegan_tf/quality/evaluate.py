@@ -52,16 +52,17 @@ def evaluate_images(images: np.ndarray, reference: np.ndarray, with_fid: bool = 
 
 
 def evaluate_run(run_dir, n: int, reference: np.ndarray, seed: int = 0, with_fid: bool = True,
-                 record: bool = True, ema: bool = True) -> dict:
-    """Sample n images from a run's latest generator (the averaged one unless `ema=False`), evaluate them, and
-    append the result to metrics.jsonl."""
+                 record: bool = True, ema: bool = True, state: str = "latest") -> dict:
+    """Sample n images from a run's latest generator (the averaged one unless `ema=False`; its best state by KID
+    with `state="best"`), evaluate them, and append the result to metrics.jsonl."""
     run_dir = Path(run_dir)
-    images = generate(load_generator(run_dir, ema=ema), n, seed=seed)
+    images = generate(load_generator(run_dir, ema=ema, state=state), n, seed=seed)
     result = evaluate_images(images, reference, with_fid=with_fid, seed=seed)
-    meta = runs.checkpoint_meta(run_dir) or {}
+    meta = (runs.read_meta(run_dir / runs.BEST_CHECKPOINT) if state == "best" else runs.checkpoint_meta(run_dir)) or {}
     averaged = ema and runs.load_config(run_dir).ema_decay > 0
     result = {"epoch": meta.get("epoch", 0), "time": time.strftime("%Y-%m-%dT%H:%M:%S"),
-              "generator": "ema" if averaged else "raw", **result}
+              "generator": "ema" if averaged else "raw", **({"state": "best"} if state == "best" else {}),
+              **({"kimg": meta["images_shown"] / 1000} if "images_shown" in meta else {}), **result}
     if record:
         runs.append_metrics(run_dir, result)
     return result
