@@ -182,7 +182,16 @@ def _state_groups(gan) -> dict[str, list]:
         "z_rng": [gan.z_rng.state],
         # the averaged generator, every weight (checkpoints of runs without one have no such group)
         **({"ema_generator": gan.ema_generator.weights} if gan.ema_generator is not None else {}),
+        # the random streams of seeded layers (D's dropout): not weights, but a resume must draw the same masks
+        **({"layer_rngs": rngs} if (rngs := layer_rng_states(gan)) else {}),
     }
+
+
+def layer_rng_states(gan) -> list:
+    """The state variables of the seed generators inside the two networks (Keras Dropout keeps its stream there,
+    outside `weights`), in layer order."""
+    return [layer.seed_generator.state for model in (gan.generator, gan.discriminator) for layer in model.layers
+            if getattr(layer, "seed_generator", None) is not None]
 
 
 def variable_keys(group: str, variables) -> list[str]:
@@ -346,6 +355,10 @@ def restore_checkpoint(run_dir: Path, gan, groups=None) -> dict:
     with np.load(path) as ckpt:
         for group, variables in _state_groups(gan).items():
             if groups is not None and group not in groups:
+                continue
+            if group == "layer_rngs" and not any(k.startswith(group + "/") for k in ckpt.files):
+                warnings.warn(f"{path} predates saving the dropout streams: the resumed run draws other dropout "
+                              f"masks than an uninterrupted one would", stacklevel=2)
                 continue
             read_group(ckpt, group, variables, path,
                        assign=(lambda var, value: gan.z_rng.reset(value)) if group == "z_rng" else None)

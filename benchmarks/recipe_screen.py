@@ -51,6 +51,21 @@ def cpu_name() -> str:
     return "unknown CPU"
 
 
+def print_table(path: Path) -> int:
+    if not path.exists():
+        print(f"error: no results yet: {path}", file=sys.stderr)
+        return 2
+    rows = [json.loads(line) for line in path.read_text().splitlines()]
+    print("| system | seed | kimg | generator | FID | KID ± std | GQ / DQ / PQ % (judge) | s/kimg | training s |")
+    print("|---|---|---|---|---|---|---|---|---|")
+    for r in rows:
+        s_per_kimg = f"{1000 / r['img_per_s']:.2f}" if r.get("img_per_s") else "—"
+        print(f"| {r['system']} | {r['seed']} | {r['kimg']:g} | {r['generator']} | {r['fid']:.1f} | "
+              f"{r['kid']:.4f} ± {r['kid_std']:.4f} | {r['gq_pct']:.1f} / {r['dq_pct']:.1f} / {r['pq_pct']:.1f} "
+              f"(v{r.get('judge', 1)}) | {s_per_kimg} | {r['train_seconds']:.0f} |")
+    return 0
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--faces", nargs="+", required=True, help="folder(s) of real 64x64 faces, read as one set")
@@ -60,7 +75,10 @@ def main() -> int:
     ap.add_argument("--samples", type=int, default=2000, help="samples scored per mark (and real faces)")
     ap.add_argument("--raw", action="store_true", help="also score the raw generator of averaged runs")
     ap.add_argument("--out", required=True)
+    ap.add_argument("--table", action="store_true", help="only print OUT/results.jsonl as a markdown table")
     args = ap.parse_args()
+    if args.table:
+        return print_table(Path(args.out) / "results.jsonl")
 
     try:
         parts = [np.asarray(ingest(f, 64, cache_dir=Path(tempfile.gettempdir()) / "animegan_calib_cache")[0])

@@ -1,6 +1,7 @@
 """Budgets in images shown to D (kimg): a run stops at exactly its budget, resumed or not, and records it."""
 
 import numpy as np
+import pytest
 
 from animegan_tf import lab, runs
 from animegan_tf.cli import main as cli_main
@@ -34,8 +35,22 @@ def test_run_stops_at_exactly_its_kimg_mid_epoch(tmp_path):
     assert np.allclose(np.array(history["img_per_s"]) * np.array(history["s_per_kimg"]), 1000)
 
 
-def test_resumed_budget_equals_one_uninterrupted_run(tmp_path):
-    cfg = tiny_config(batch_size=4)
+RESUME_CASES = {
+    "default": {},
+    "mixed_float16": dict(precision="mixed_float16"),  # the loss scale's state resumes too
+    "array_slices": dict(data_pipeline="array_slices", d_head="dense", d_batchnorm=False, g_batchnorm=False),
+    "augmented": dict(aug_flip=True, aug_color_jitter=0.2, diffaugment="color,translation,cutout"),
+    "mirrored": dict(strategy="mirrored"),
+    "ema": dict(ema_decay=0.99, ema_rampup=0.05),
+    "r1": dict(r1_gamma=1.0, r1_every=2),
+    "dropout": dict(d_dropout=0.2),
+}
+
+
+@pytest.mark.parametrize("case", list(RESUME_CASES))
+def test_resumed_budget_equals_one_uninterrupted_run(tmp_path, case):
+    # stopped mid-epoch by its kimg budget, resumed to a larger one: every saved array equal to one straight run
+    cfg = tiny_config(batch_size=4, **RESUME_CASES[case])
     images = blob_images(16)
     train(cfg, images, tmp_path / "whole", verbose=0, kimg=0.044)  # 11 steps
     train(cfg, images, tmp_path / "parts", verbose=0, kimg=0.020)  # 5 steps: epoch 1 and one step

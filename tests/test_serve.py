@@ -397,6 +397,10 @@ def test_page_in_a_real_browser(browser, served, tmp_path):
     browser.get(served)
     wait.until(lambda d: d.find_element(By.ID, "run").get_attribute("value") == "faces")
     assert "epochs done" in browser.find_element(By.ID, "summary").text
+    # the page opens with a first grid of faces, unasked
+    first = int(browser.find_element(By.ID, "n").get_attribute("value"))
+    wait.until(lambda d: len(d.find_elements(By.CSS_SELECTOR, "#faces img")) == first
+               and d.find_element(By.ID, "generate").is_enabled())
 
     # Generate 6 faces from seed 7: each decoded at 64x64, shown at 128 px with nearest-neighbour scaling.
     for field, value in (("n", "6"), ("seed", "7")):
