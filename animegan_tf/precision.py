@@ -48,5 +48,13 @@ def compute_dtype(cfg: GANConfig) -> str:
 def make_strategy(cfg: GANConfig) -> tf.distribute.Strategy:
     if cfg.strategy == "mirrored":  # every local GPU, else every (logical) CPU device
         devices = tf.config.list_logical_devices("GPU") or tf.config.list_logical_devices("CPU")
-        return tf.distribute.MirroredStrategy([d.name for d in devices])
+        return _mirrored(tuple(d.name for d in devices))
     return tf.distribute.get_strategy()
+
+
+@functools.cache
+def _mirrored(devices: tuple[str, ...]) -> tf.distribute.Strategy:
+    """One MirroredStrategy per device set and process: every strategy object numbers its collective ops from the
+    same keys, so a second one in the same process (a notebook that builds several mirrored runs) can pair its
+    all-reduce with another's and fail with a shape mismatch."""
+    return tf.distribute.MirroredStrategy(list(devices))
