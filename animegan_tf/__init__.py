@@ -16,7 +16,7 @@ _PUBLIC = {
     "build_generator": "models", "build_discriminator": "models",
     "DCGAN": "gan",
     "train": "training", "build_gan": "sampling", "load_generator": "sampling", "generate": "sampling",
-    "latents": "sampling",
+    "latents": "sampling", "pretrained_run": "runs",
     "load_images": "data", "load_array": "data", "make_dataset": "data", "DataError": "data",
     "synthetic_faces": "data.synthetic",
 }

@@ -36,7 +36,19 @@ def plot_losses(history: dict[str, list[float]], path: Path, title: str = "") ->
     ax.set_xlabel("epoch")
     ax.set_ylabel("loss (epoch mean)")
     ax.set_title(title)
-    ax.legend()
+    handles, labels = ax.get_legend_handles_labels()
+    measured = [(e, k) for e, k in zip(epochs, history.get("kid", [])) if np.isfinite(k)]
+    if measured:  # KID measured during training (eval_every): where the run peaked
+        kid_ax = ax.twinx()
+        kid_epochs, kids = zip(*measured)
+        best = int(np.argmin(kids))
+        kid_ax.plot(kid_epochs, kids, color="black", linestyle="--", marker=".", label="KID (right axis)")
+        kid_ax.plot([kid_epochs[best]], [kids[best]], color="black", marker="*", markersize=12, linestyle="none",
+                    label=f"best: KID {kids[best]:.3f}, epoch {kid_epochs[best]}")
+        kid_ax.set_ylabel("KID (lower is better)")
+        more = kid_ax.get_legend_handles_labels()
+        handles, labels = handles + more[0], labels + more[1]
+    ax.legend(handles, labels, fontsize=8)
     ax.grid(alpha=0.3)
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=100, bbox_inches="tight")
@@ -309,7 +321,9 @@ class QualityMonitor(keras.callbacks.Callback):
     """Every `every` epochs: KID and the judge's tallies of `n` samples into metrics.jsonl, and
     checkpoints/best.npz kept at the lowest KID so far.
 
-    Place it after the Checkpoint callback (train() does), so `epoch` matches the saved state.
+    Place it before CSVLogger (train() does), so history.csv and the loss plot carry the KID curve (NaN on
+    epochs without a measurement). best.npz is the state at the end of the measured epoch, saved here; a process
+    killed before the epoch's checkpoint replays that epoch exactly on resume and measures the same state again.
     """
 
     def __init__(self, run_dir, reference: np.ndarray, every: int = 5, n: int = 500, seed: int = 0,
@@ -324,6 +338,8 @@ class QualityMonitor(keras.callbacks.Callback):
 
     def on_epoch_end(self, epoch, logs=None):
         if (epoch + 1) % self.every or self.model.stop_training:
+            if logs is not None:
+                logs["kid"] = float("nan")  # so history.csv has a KID column from the first epoch on
             return
         images = generate(self.model.sampling_generator, self.n, seed=self.seed)
         result = {"epoch": epoch + 1, "time": time.strftime("%Y-%m-%dT%H:%M:%S"),
@@ -332,6 +348,7 @@ class QualityMonitor(keras.callbacks.Callback):
         runs.append_metrics(self.run_dir, result)
         if result["kid"] < self.best:
             self.best = result["kid"]
-            runs.save_checkpoint(self.run_dir, self.model, epoch=epoch + 1, path=runs.BEST_CHECKPOINT)
+            count = {"steps": self.shown.steps, "images_shown": self.shown.images} if self.shown is not None else {}
+            runs.save_checkpoint(self.run_dir, self.model, epoch=epoch + 1, path=runs.BEST_CHECKPOINT, clock=count)
         if logs is not None:
             logs["kid"] = result["kid"]

@@ -75,7 +75,10 @@ def build_parser() -> argparse.ArgumentParser:
                        help="log epoch losses, sample grids and evaluation metrics to OUT/tb/ (= --set tensorboard=true)")
 
     sample = sub.add_parser("sample", help="write images from a trained run")
-    sample.add_argument("--run", required=True, help="run folder")
+    which = sample.add_mutually_exclusive_group(required=True)
+    which.add_argument("--run", help="run folder")
+    which.add_argument("--pretrained", nargs="?", const="fast", metavar="NAME",
+                       help="a generator shipped with the package instead of a run (default: fast)")
     sample.add_argument("--n", type=int, default=16, help="number of images")
     sample.add_argument("--out", default=None, help="folder for single PNGs")
     sample.add_argument("--grid", default=None, help="also write one grid PNG here")
@@ -124,6 +127,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     serve = sub.add_parser("serve", help="a local web page that makes faces from the runs under a folder")
     serve.add_argument("--runs", default="runs", help="folder of run folders (default: runs)")
+    serve.add_argument("--pretrained", action="store_true",
+                       help="serve the generators shipped with the package (no training needed) instead of --runs")
     serve.add_argument("--run", default=None, help="the run the page shows first (a folder name under --runs)")
     serve.add_argument("--host", default="127.0.0.1",
                        help="address to listen on (default 127.0.0.1: this machine only; the page has no login)")
@@ -200,6 +205,7 @@ def cmd_train(args) -> int:
 
 
 def cmd_sample(args) -> int:
+    from . import runs
     from .files import image_grid, save_png
     from .sampling import generate, load_generator
 
@@ -208,7 +214,8 @@ def cmd_sample(args) -> int:
     if not args.out and not args.grid:
         raise UsageError("give --out DIR (single PNGs) and/or --grid FILE.png")
     try:
-        generator = load_generator(Path(args.run), ema=not args.raw, state="best" if args.best else "latest")
+        run_dir = runs.pretrained_run(args.pretrained) if args.pretrained else Path(args.run)
+        generator = load_generator(run_dir, ema=not args.raw, state="best" if args.best else "latest")
     except FileNotFoundError as exc:
         raise UsageError(str(exc)) from None
     images = generate(generator, args.n, seed=args.seed)
@@ -314,9 +321,10 @@ def cmd_preview(args) -> int:
 
 
 def cmd_serve(args) -> int:
+    from .runs import PRETRAINED_DIR
     from .web.folders import BadRunName, UnknownRun, resolve_run, served_runs
 
-    runs_dir = Path(args.runs)
+    runs_dir = PRETRAINED_DIR if args.pretrained else Path(args.runs)
     names = [folder.name for folder in served_runs(runs_dir)]
     if not names:
         raise UsageError(f"no runs under {runs_dir} (a run folder holds config.json): train one first, e.g. make demo")

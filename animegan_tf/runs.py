@@ -45,6 +45,32 @@ BEST_CHECKPOINT = Path("checkpoints") / "best.npz"  # lowest KID so far (when ev
 FINAL_GENERATOR = "generator.keras"
 FINAL_RAW_GENERATOR = "generator_raw.keras"
 
+# Generators trained here and shipped with the package, each a minimal run folder (config.json, generator.keras,
+# made.json: how it was made and how it scored), so everything that reads run folders reads them too.
+PRETRAINED_DIR = Path(__file__).parent / "pretrained"
+
+
+def pretrained_run(name: str = "fast") -> Path:
+    """The shipped run folder of a pretrained generator (`animegan-tf sample|serve --pretrained`)."""
+    folder = PRETRAINED_DIR / name
+    if not re.fullmatch(r"[A-Za-z0-9_.-]+", name) or not (folder / "config.json").exists():
+        have = sorted(p.name for p in PRETRAINED_DIR.glob("*") if (p / "config.json").exists())
+        raise FileNotFoundError(f"no pretrained generator {name!r}: have {', '.join(have) or 'none'}")
+    return folder
+
+
+def export_pretrained(run_dir: Path, out_dir: Path, made: dict) -> Path:
+    """Copy a finished run's sampling generator and config into a minimal run folder `out_dir`, with `made`
+    (how it was trained and scored) as made.json. Each file is written atomically."""
+    run_dir, out_dir = Path(run_dir), Path(out_dir)
+    source = run_dir / FINAL_GENERATOR
+    if not source.exists():
+        raise FileNotFoundError(f"run folder has no {FINAL_GENERATOR} (it is written when training ends): {run_dir}")
+    for name in ("config.json", FINAL_GENERATOR):
+        atomic_write_bytes(out_dir / name, (run_dir / name).read_bytes())
+    atomic_write_bytes(out_dir / "made.json", (json.dumps(made, indent=1) + "\n").encode())
+    return out_dir
+
 
 def write_config(run_dir: Path, cfg: GANConfig) -> None:
     atomic_write_bytes(Path(run_dir) / "config.json", (cfg.to_json() + "\n").encode())

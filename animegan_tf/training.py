@@ -120,12 +120,13 @@ def _train_locked(cfg, images, run_dir, resume, max_minutes, cpu_minutes, kimg, 
         clock,  # before Checkpoint, which saves its count
         cb.EpochTimer(),  # before CSVLogger, so history.csv gets epoch_seconds
         shown,  # after EpochTimer, before CSVLogger and Checkpoint: kimg, img/s, s/kimg; the budget in images
+        # after ImagesShown (the kimg of each evaluation), before CSVLogger and LossPlot: the KID curve
+        *([cb.QualityMonitor(run_dir, reference_sample(images), every=cfg.eval_every, n=cfg.eval_samples,
+                          seed=cfg.seed, shown=shown)] if cfg.eval_every else []),
         cb.HistoryLogger(str(run_dir / "history.csv")),
         cb.SampleGrid(run_dir, fixed_z),
         cb.LossPlot(run_dir, title=cfg.name),
         checkpoint,
-        *([cb.QualityMonitor(run_dir, reference_sample(images), every=cfg.eval_every, n=cfg.eval_samples,
-                          seed=cfg.seed, shown=shown)] if cfg.eval_every else []),
         *([keras.callbacks.TensorBoard(log_dir=str(run_dir / "tb"), write_graph=False, profile_batch=0),
            cb.TensorBoardGrid(run_dir / "tb", fixed_z)] if cfg.tensorboard else []),  # after QualityMonitor: kid
         *([budget] if budget else []),

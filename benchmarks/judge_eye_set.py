@@ -39,9 +39,9 @@ from animegan_tf.training import train  # noqa: E402
 COLUMNS = 20
 
 SOURCES = [
-    ("fast", "fast", {}, (1, 3, 8, 20, 40), 20),
-    ("fast-diffaugment", "fast", {"diffaugment": "color,translation,cutout"}, (4, 12), 12),
-    ("fast-lr2e-3", "fast", {"g_lr": 2e-3, "d_lr": 2e-3}, (3, 10), 12),
+    ("fast", "fast-v1", {}, (1, 3, 8, 20, 40), 20),
+    ("fast-diffaugment", "fast-v1", {"diffaugment": "color,translation,cutout"}, (4, 12), 12),
+    ("fast-lr2e-3", "fast-v1", {"g_lr": 2e-3, "d_lr": 2e-3}, (3, 10), 12),
     ("dcgan", "dcgan", {}, (1, 2), 12),
     ("scenario2-fig2", "scenario2-fig2", {"precision": "float32"}, (2,), 24),
     ("scenario1", "scenario1", {}, (3, 10), 12),

@@ -68,9 +68,9 @@ def print_table(path: Path) -> int:
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--faces", nargs="+", required=True, help="folder(s) of real 64x64 faces, read as one set")
-    ap.add_argument("--systems", nargs="+", required=True)
-    ap.add_argument("--kimg", nargs="+", type=float, required=True, help="marks at which to score")
+    ap.add_argument("--faces", nargs="+", help="folder(s) of real 64x64 faces, read as one set")
+    ap.add_argument("--systems", nargs="+")
+    ap.add_argument("--kimg", nargs="+", type=float, help="marks at which to score")
     ap.add_argument("--seeds", nargs="+", type=int, default=[0])
     ap.add_argument("--samples", type=int, default=2000, help="samples scored per mark (and real faces)")
     ap.add_argument("--raw", action="store_true", help="also score the raw generator of averaged runs")
@@ -79,6 +79,8 @@ def main() -> int:
     args = ap.parse_args()
     if args.table:
         return print_table(Path(args.out) / "results.jsonl")
+    if not (args.faces and args.systems and args.kimg):
+        ap.error("--faces, --systems and --kimg are required (except with --table)")
 
     try:
         parts = [np.asarray(ingest(f, 64, cache_dir=Path(tempfile.gettempdir()) / "animegan_calib_cache")[0])

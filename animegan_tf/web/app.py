@@ -7,7 +7,10 @@ API (GET; JSON, images as image/png; every error is one line of JSON {"error": .
   /api/faces?run=R&n=N&seed=S[&raw=1]              the same N faces as JSON: one PNG data URL each
   /api/interpolate?run=R&seed_a=A&seed_b=B&t=T[&raw=1]   one face on the slerp from seed A's z to seed B's
 Without `seed` the server draws one and says which (X-Seed header, "seed" in JSON). `raw=1` asks for the trained
-generator instead of the averaged one (the same one when the run keeps no average). Status codes: 400 for bad
+generator instead of the averaged one (the same one when the run keeps no average). `state=best` (every image
+route) asks for the run's best state by KID measured during training (checkpoints/best.npz, runs with eval_every)
+instead of its latest one, the default: latest is what the run is now and what a resume continues, and every run has
+one. Status codes: 400 for bad
 input, 404 for an unknown run or path, 500 (with the reason) for a run whose weights cannot be read.
 
 The same (run, n, seed, raw) always gives the same PNG bytes: z comes from `sampling.generate`'s seeded draw.
@@ -67,7 +70,7 @@ class LoadedGenerator:
 def _weights_stamp(run_dir: Path) -> tuple[int, ...]:
     """Changes whenever the run writes new weights, so a run still training is served at its latest checkpoint."""
     paths = (run_dir / runs.CHECKPOINT, run_dir / runs.FINAL_GENERATOR, run_dir / runs.FINAL_RAW_GENERATOR,
-             run_dir / "config.json")
+             run_dir / runs.BEST_CHECKPOINT, run_dir / "config.json")
     return tuple(p.stat().st_mtime_ns if p.exists() else 0 for p in paths)
 
 
@@ -101,9 +104,9 @@ class GeneratorCache:
                 self._entries.move_to_end(key)
             return entry
 
-    def get(self, run_dir: Path, ema: bool) -> LoadedGenerator:
+    def get(self, run_dir: Path, ema: bool, state: str = "latest") -> LoadedGenerator:
         ema = ema and _keeps_average(run_dir)
-        key = (str(run_dir), ema, _weights_stamp(run_dir))
+        key = (str(run_dir), ema, state, _weights_stamp(run_dir))
         entry = self._cached(key)
         if entry is not None:
             return entry
@@ -112,7 +115,7 @@ class GeneratorCache:
             if entry is not None:
                 return entry
             try:
-                entry = LoadedGenerator(load_generator(run_dir, ema=ema))
+                entry = LoadedGenerator(load_generator(run_dir, ema=ema, state=state))
             except Exception as exc:  # noqa: BLE001 - any damage to a run folder must leave the server serving
                 _log.warning("run %s cannot be loaded: %s: %s", run_dir.name, type(exc).__name__, exc)
                 entry = LoadedGenerator(None, error=f"{type(exc).__name__}: {exc}".splitlines()[0])
@@ -190,6 +193,13 @@ def _unit_arg(name: str) -> float:
     return value
 
 
+def _state_arg() -> str:
+    state = request.args.get("state", "latest")
+    if state not in ("latest", "best"):
+        raise ApiError(400, f"state must be latest or best, got {state[:40]!r}")
+    return state
+
+
 def _raw_arg() -> bool:
     raw = request.args.get("raw", "0").lower()
     if raw not in ("0", "1", "false", "true"):
@@ -218,7 +228,11 @@ def run_summary(run_dir: Path) -> dict:
     summary = {key: _finite(value) for key, value in row.items() if key != "run"}
     summary.update(name=run_dir.name, image_size=cfg.image_size, latent_dim=cfg.latent_dim, loss=cfg.loss,
                    averaged=bool(cfg.ema_decay), ema_decay=cfg.ema_decay, metrics_epoch=latest.get("epoch"),
-                   judge_current=JUDGE_VERSION)
+                   judge_current=JUDGE_VERSION, best=None)
+    best = runs.read_meta(run_dir / runs.BEST_CHECKPOINT)
+    if best:
+        shown = best.get("images_shown")
+        summary["best"] = {"epoch": best.get("epoch"), "kimg": None if shown is None else shown / 1000}
     return summary
 
 
@@ -239,20 +253,23 @@ def create_app(runs_dir: Path, default_run: str | None = None, cache_size: int =
     generators = GeneratorCache(cache_size)
     app.extensions["animegan_generators"] = generators
 
-    def loaded(name: str, ema: bool) -> LoadedGenerator:
+    def loaded(name: str, ema: bool, state: str = "latest") -> LoadedGenerator:
         try:
             run_dir = resolve_run(runs_dir, name)
         except BadRunName as exc:
             raise ApiError(400, str(exc)) from None
         except UnknownRun as exc:
             raise ApiError(404, str(exc)) from None
-        entry = generators.get(run_dir, ema)
+        if state == "best" and not (run_dir / runs.BEST_CHECKPOINT).exists():
+            raise ApiError(404, f"run {name!r} has no best state (it is kept when a run measures KID during "
+                                "training: --set eval_every=K)")
+        entry = generators.get(run_dir, ema, state)
         if entry.model is None:
             raise ApiError(500, f"run {name!r} cannot be loaded: {entry.error}")
         return entry
 
     def request_run() -> LoadedGenerator:
-        return loaded(request.args.get("run", ""), ema=not _raw_arg())
+        return loaded(request.args.get("run", ""), ema=not _raw_arg(), state=_state_arg())
 
     def request_faces() -> tuple[np.ndarray, int]:
         n = _int_arg("n", 1, MAX_FACES)
@@ -297,7 +314,8 @@ def create_app(runs_dir: Path, default_run: str | None = None, cache_size: int =
     def faces_json():
         faces, seed = request_faces()
         urls = ["data:image/png;base64," + base64.b64encode(png_bytes(face)).decode("ascii") for face in faces]
-        return jsonify(run=request.args["run"], n=len(faces), seed=seed, raw=_raw_arg(), faces=urls)
+        return jsonify(run=request.args["run"], n=len(faces), seed=seed, raw=_raw_arg(), state=_state_arg(),
+                       faces=urls)
 
     @app.get("/api/interpolate")
     def interpolate_png():

@@ -1,0 +1,63 @@
+"""Ship a trained run's sampling generator with the package (`animegan-tf sample|serve --pretrained NAME`).
+
+  python benchmarks/export_pretrained.py --screen bench/screen --system fast --seed 0 --kimg 1000 --name fast \
+      --command "python benchmarks/recipe_screen.py --faces ... --systems fast --kimg 400 1000 --out bench/screen"
+
+Reads the run folder and its scored row from a recipe screen (benchmarks/recipe_screen.py), and writes
+animegan_tf/pretrained/NAME/ (config.json, generator.keras, made.json: the screen's row, the command, the data) and
+docs/pretrained_NAME.png (64 faces of fixed latents, seed 0).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from pathlib import Path
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+from animegan_tf import runs  # noqa: E402
+from animegan_tf.files import image_grid, save_png  # noqa: E402
+from animegan_tf.sampling import generate, load_generator  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--screen", required=True, help="OUT folder of benchmarks/recipe_screen.py")
+    ap.add_argument("--system", required=True)
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--kimg", type=float, required=True, help="the mark the run stopped at (its scored row)")
+    ap.add_argument("--name", required=True, help="name under animegan_tf/pretrained/")
+    ap.add_argument("--command", required=True, help="the recipe_screen command that trained and scored it")
+    args = ap.parse_args()
+
+    screen = Path(args.screen)
+    run_dir = screen / "runs" / f"{args.system}-seed{args.seed}"
+    rows = [json.loads(line) for line in (screen / "results.jsonl").read_text().splitlines()] \
+        if (screen / "results.jsonl").exists() else []
+    scored = [r for r in rows if (r["system"], r["seed"], r["kimg"], r["generator"])
+              == (args.system, args.seed, args.kimg, "ema")]
+    meta = runs.checkpoint_meta(run_dir) or {}
+    if not scored or meta.get("images_shown", 0) < args.kimg * 1000:
+        print(f"error: no scored {args.kimg:g}-kimg row of {args.system} seed {args.seed} whose run stopped "
+              f"there in {screen}", file=sys.stderr)
+        return 2
+    if meta["images_shown"] > args.kimg * 1000 + runs.load_config(run_dir).batch_size:
+        print(f"error: {run_dir} trained past {args.kimg:g} kimg ({meta['images_shown']} images): its row does "
+              "not describe its weights", file=sys.stderr)
+        return 2
+    made = {"system": args.system, "data": runs.data_source(run_dir), "command": args.command,
+            "scored": scored[-1], "images_shown": meta["images_shown"], "epoch": meta["epoch"]}
+    out = runs.export_pretrained(run_dir, ROOT / "animegan_tf" / "pretrained" / args.name, made)
+    grid = ROOT / "docs" / f"pretrained_{args.name}.png"
+    save_png(image_grid(generate(load_generator(out), 64, seed=0)), grid)
+    print(f"wrote {out} and {grid}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
