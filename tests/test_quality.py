@@ -75,3 +75,40 @@ def test_manifold_membership_with_known_geometry():
     far = ref[:5] + 100.0
     inside = quality.on_manifold(np.vstack([near, far]), ref, radii)
     assert inside.tolist() == [True] * 5 + [False] * 5
+
+
+def test_a_real_kill_inside_the_write_keeps_the_previous_labels(tmp_path):
+    """SIGKILL while labels.json's temporary is written and not yet renamed (a hook on fsync says "writing" and
+    waits there): the file on disk still holds every label saved before, and a new kernel resumes from them."""
+    import signal
+    import subprocess
+    import sys
+
+    script = (
+        "import os, sys, time\n"
+        "import numpy as np\n"
+        "from animegan_tf import quality\n"
+        "images = np.random.default_rng(0).integers(0, 256, (4, 16, 16, 3), dtype=np.uint8)\n"
+        "store = quality.LabelStore(sys.argv[1], images)\n"
+        "store.set(0, 'DQ')\n"
+        "def stalled_fsync(fd):\n"
+        "    print('writing', flush=True)\n"
+        "    time.sleep(60)\n"
+        "os.fsync = stalled_fsync\n"
+        "store.set(1, 'GQ')\n"
+        "print('renamed', flush=True)\n"
+    )
+    proc = subprocess.Popen([sys.executable, "-c", script, str(tmp_path)], stdout=subprocess.PIPE, text=True)
+    try:
+        assert proc.stdout.readline().strip() == "writing"
+        temporaries = [p for p in tmp_path.iterdir() if p.name.startswith(".labels.json.") and p.suffix == ".tmp"]
+        assert len(temporaries) == 1 and b'"1": "GQ"' in temporaries[0].read_bytes()  # the new labels, unrenamed
+    finally:
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+    assert proc.returncode == -signal.SIGKILL
+    assert json.loads((tmp_path / "labels.json").read_text())["labels"] == {"0": "DQ"}
+    resumed = quality.LabelStore(tmp_path)
+    assert resumed.labels == {0: "DQ"}
+    resumed.set(1, "GQ")
+    assert json.loads((tmp_path / "labels.json").read_text())["labels"] == {"0": "DQ", "1": "GQ"}

@@ -1,10 +1,12 @@
 """Runs that survive bad settings and a second writer: --set on --resume, diverging losses, the run-folder lock."""
 
 import os
+import shutil
 import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -167,6 +169,15 @@ def test_sigkill_at_several_moments_then_resume_gives_one_history_row_per_epoch(
     assert (run / "generator.keras").exists()
     images = generate(load_generator(run), 4, seed=0)
     assert images.shape == (4, 16, 16, 3)
+    # ... and the state it ends in is the one an uninterrupted run ends in, array for array.
+    whole = tmp_path / "whole"
+    uninterrupted = [*base[:-3], "--out", str(whole), "--quiet", "--epochs", str(epochs), *TINY]
+    assert subprocess.run(uninterrupted, capture_output=True, env=env).returncode == 0
+    with np.load(run / runs.CHECKPOINT) as killed, np.load(whole / runs.CHECKPOINT) as straight:
+        keys = [k for k in straight.files if k != "meta"]
+        assert sorted(keys) == sorted(k for k in killed.files if k != "meta")
+        for key in keys:
+            np.testing.assert_array_equal(killed[key], straight[key], err_msg=key)
 
 
 def test_a_mid_epoch_stop_and_a_cut_history_line_leave_one_row_per_epoch(tmp_path):
@@ -253,9 +264,10 @@ def test_a_cpu_budget_is_the_runs_whole_budget_across_resumes(tmp_path, image_fo
 
 
 def test_sigkill_while_checkpoints_are_being_written_never_leaves_an_unreadable_latest(tmp_path):
-    """A real process that does nothing but write checkpoints of a full-width model (several MB each, so a kill
-    lands inside a write), killed with SIGKILL at random moments: every time, latest.npz is readable, holds a
-    complete state, and no more than two previous states and no stray files but the temporary one remain."""
+    """A real process that does nothing but write checkpoints of a full-width model (several MB each), killed with
+    SIGKILL at random moments (inside a write or between writes: the next test makes sure of the former): every
+    time, latest.npz is readable, holds a complete state, and no more than two previous states and no stray files
+    but the temporary one remain."""
     run = tmp_path / "run"
     script = (
         "import sys\n"
@@ -299,3 +311,54 @@ def test_sigkill_while_checkpoints_are_being_written_never_leaves_an_unreadable_
         pass
     assert not (run / ".losses.png.x1.tmp").exists()
     assert {p.name for p in (run / "checkpoints").iterdir()} <= states
+
+
+def test_sigkill_inside_a_checkpoint_write_keeps_the_state_before_it(tmp_path):
+    """The kill lands inside a write, for certain: a hook on fsync says which write it is in and waits there, with
+    the new checkpoint's temporary file written and not yet renamed. latest.npz is then the state of the write
+    before, whole, and a fresh model restores every variable from it."""
+    run = tmp_path / "run"
+    script = (
+        "import os, sys, time\n"
+        "from animegan_tf import runs\n"
+        "from animegan_tf.sampling import build_gan\n"
+        "sys.path.insert(0, sys.argv[2])\n"
+        "from conftest import tiny_config\n"
+        "run, stall_at = sys.argv[1], int(sys.argv[3])\n"
+        "cfg = tiny_config()\n"
+        "runs.write_config(run, cfg)\n"
+        "gan = build_gan(cfg)\n"
+        "gan.build_optimizers()\n"
+        "real_fsync, epoch = os.fsync, 0\n"
+        "def fsync(fd):\n"
+        "    if epoch == stall_at:\n"
+        "        print(f'writing {epoch}', flush=True)\n"
+        "        time.sleep(60)\n"
+        "    real_fsync(fd)\n"
+        "os.fsync = fsync\n"
+        "while True:\n"
+        "    epoch += 1\n"
+        "    gan.generator.weights[0].assign(gan.generator.weights[0] + 1.0)  # each state differs\n"
+        "    runs.save_checkpoint(run, gan, epoch=epoch)\n"
+    )
+    tests_dir = str(Path(__file__).resolve().parent)
+    for stall_at in (2, 4):
+        if run.exists():
+            shutil.rmtree(run)
+        proc = subprocess.Popen([sys.executable, "-c", script, str(run), tests_dir, str(stall_at)],
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        try:
+            assert proc.stdout.readline().strip() == f"writing {stall_at}", proc.stderr.read()[-500:]
+            temporaries = [p.name for p in (run / "checkpoints").iterdir() if p.name.endswith(".tmp")]
+            assert len(temporaries) == 1 and temporaries[0].startswith(".latest.npz.")  # inside the write
+        finally:
+            proc.send_signal(signal.SIGKILL)
+            proc.wait()
+        found = runs.readable_checkpoint(run)
+        assert found[0] == run / runs.CHECKPOINT and found[1]["epoch"] == stall_at - 1
+        gan = build_gan(runs.load_config(run))
+        gan.build_optimizers()
+        runs.restore_checkpoint(run, gan)
+        with np.load(run / runs.CHECKPOINT) as state:
+            key = runs.variable_keys("generator", gan.generator.weights)[0]
+            np.testing.assert_array_equal(gan.generator.weights[0].numpy(), state[key])
