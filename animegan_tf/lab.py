@@ -8,6 +8,9 @@ Environment switches (read once, at the top of every notebook):
                        continues where it stopped the next time the notebook runs
   ANIMEGAN_RUNS=DIR    where run folders go (default: the checkout's runs/, FAST runs under runs/fast/)
   ANIMEGAN_SAMPLES=N   samples judged per run for the trusted tally and KID (default 1,000; FAST 40)
+  ANIMEGAN_KIMG=K      each run's budget in thousands of real images shown to D (replaces the notebook's own)
+  ANIMEGAN_RESULTS=DIR where finished runs' records go (default: the checkout's notebooks/results/); FAST runs
+                       never write records
 """
 
 from __future__ import annotations
@@ -21,7 +24,7 @@ from pathlib import Path
 
 import numpy as np
 
-from . import compare, runs
+from . import compare, records, runs
 from .config import GANConfig
 from .data import data_dir, load_array
 from .data.download import KNOWN_DATASETS
@@ -44,14 +47,18 @@ class Settings:
     n_small: int  # samples judged the way seed 003 did by eye (20)
     n_eval: int  # samples for the figure to trust (1,000) and for KID
     runs_root: Path
+    kimg: float | None = None  # each run's budget in images shown (thousands), the same on every machine
+    results: Path | None = None  # where finished runs' records are kept and reused (None: FAST, never)
 
 
-def settings(notebook: str, cpu_minutes: float | None = None) -> Settings:
-    """The notebook's settings; `cpu_minutes` is the notebook's own budget per run (ANIMEGAN_CPU_MINUTES wins)."""
+def settings(notebook: str, cpu_minutes: float | None = None, kimg: float | None = None) -> Settings:
+    """The notebook's settings; `cpu_minutes` / `kimg` are the notebook's own budget per run (ANIMEGAN_CPU_MINUTES
+    and ANIMEGAN_KIMG win). A FAST run trains 0.256 kimg (4 steps of 64) when the notebook counts in kimg."""
     fast = os.environ.get("ANIMEGAN_FAST") == "1"
     minutes = os.environ.get("ANIMEGAN_MINUTES")
     samples = os.environ.get("ANIMEGAN_SAMPLES")
     cpu = os.environ.get("ANIMEGAN_CPU_MINUTES")
+    kimg = float(os.environ["ANIMEGAN_KIMG"]) if os.environ.get("ANIMEGAN_KIMG") else kimg
 
     return Settings(
         fast=fast,
@@ -62,6 +69,8 @@ def settings(notebook: str, cpu_minutes: float | None = None) -> Settings:
         n_small=20,
         n_eval=40 if fast else int(samples or 1000),
         runs_root=runs_root(notebook, fast),
+        kimg=(0.256 if kimg else None) if fast else kimg,
+        results=None if fast else results_dir(notebook),
     )
 
 
@@ -85,6 +94,19 @@ def runs_root(notebook: str, fast: bool = False) -> Path:
         checkout = Path(__file__).resolve().parent.parent
         base = checkout / "runs" if (checkout / "pyproject.toml").exists() else Path.cwd() / "runs"
     return base / "fast" / notebook if fast else base / notebook
+
+
+def results_root() -> Path:
+    """Where the notebooks' records are kept: ANIMEGAN_RESULTS, else the checkout's notebooks/results/, else
+    ./results/."""
+    if os.environ.get("ANIMEGAN_RESULTS"):
+        return Path(os.environ["ANIMEGAN_RESULTS"])
+    checkout = Path(__file__).resolve().parent.parent
+    return checkout / "notebooks" / "results" if (checkout / "pyproject.toml").exists() else Path.cwd() / "results"
+
+
+def results_dir(notebook: str) -> Path:
+    return results_root() / notebook
 
 
 def for_this_machine(cfg: GANConfig, fast: bool) -> GANConfig:
@@ -121,6 +143,30 @@ def run(cfg: GANConfig, data_spec: str, run_dir: Path, minutes: float | None = N
               kimg=kimg, verbose=0, data_source=data_spec)
     print(f"{run_dir.name}: {_progress(runs.checkpoint_meta(run_dir), cfg, cpu_minutes, len(images), kimg)}")
     return run_dir
+
+
+def run_recorded(s: Settings, name: str, cfg: GANConfig, reference: np.ndarray, images: np.ndarray,
+                 changes: dict | None = None) -> dict | None:
+    """A notebook run by its record: reuse the committed record when it matches what is asked now (the same
+    config, data, kimg budget, samples judged and judge), else train (or continue) the run to `s.kimg` (or its
+    budget), judge `s.n_eval` samples and write the record with a 16-face grid. Returns the record, or None while
+    the run is unfinished (ANIMEGAN_MINUTES stopped it: the next call continues it). FAST runs write no record."""
+    data = records.data_id(s.data, len(images))
+    kept = records.load(s.results, name) if s.results else None
+    if records.matches(kept, cfg, s.kimg, data, s.n_eval):
+        print(f"{name}: from its record ({kept['kimg']:g} kimg, {kept['date']}, {kept['machine']['cpu']})")
+        return kept
+    run_dir = run(cfg, s.data, s.runs_root / name, minutes=s.minutes, fresh=s.fast, images=images,
+                  cpu_minutes=s.cpu_minutes, kimg=s.kimg)
+    meta = runs.checkpoint_meta(run_dir)
+    if not (_finished(meta, cfg, len(images), s.kimg) or _spent(meta, s.cpu_minutes)):
+        return None
+    evaluation = evaluate(run_dir, reference, s.n_eval)
+    record = records.make(s.runs_root.name, name, cfg, changes or {}, s.kimg, data, run_dir, evaluation, s.device)
+    if s.results:
+        grid = image_grid(generate(load_generator(run_dir), 16, seed=0))
+        records.save(s.results, record, grid)
+    return record
 
 
 def _finished(meta: dict, cfg: GANConfig, num_images: int, kimg: float | None) -> bool:
@@ -193,6 +239,29 @@ def quality_table(results: dict[str, dict]):
             row[f"{metric.upper()} % [95 %]"] = f"{r[metric + '_pct']:.1f} [{lo:.1f}, {hi:.1f}]"
         rows.append(row)
     return pd.DataFrame(rows).set_index("run")
+
+
+def records_table(found: list[dict]):
+    """One row per record (`records.gather`): what it changed, its budget and data, KID ± std, FID, GQ/DQ/PQ and
+    the judge, and the speed of the machine that made it (pandas DataFrame, sorted by KID)."""
+    import pandas as pd
+
+    rows = []
+    for r in sorted(found, key=lambda r: r["evaluation"].get("kid", float("inf"))):
+        e, m = r["evaluation"], r["machine"]
+        rows.append({
+            "notebook / run": f"{r['notebook']}/{r['run']}",
+            "kimg": r["kimg"] if r["kimg"] is not None else round(r["images_shown"] / 1000, 1),
+            "data": f"{r['data']['name']} ({r['data']['images']:,})",
+            "KID ± std": f"{e['kid']:.4f} ± {e['kid_std']:.4f}",
+            "FID": None if e.get("fid") is None else round(e["fid"], 1),
+            "GQ / DQ / PQ %": f"{e['gq_pct']:.1f} / {e['dq_pct']:.1f} / {e['pq_pct']:.1f} (v{r['judge']})",
+            "n": e["n"],
+            "img/s (machine)": (f"{m['img_per_s']:.0f} ({m['cpu'] if m['device'] == 'CPU' else m['device']})"
+                                if m.get("img_per_s") else m["device"]),
+            "date": r["date"],
+        })
+    return pd.DataFrame(rows).set_index("notebook / run")
 
 
 def raw_vs_averaged(run_dir: Path, reference: np.ndarray, n: int, grid: int = 16) -> tuple[dict, dict, np.ndarray]:

@@ -1,0 +1,106 @@
+"""Notebook records in the repository: a finished run's record round-trips, is reused when it matches (nothing is
+trained), is invalidated by a changed config, data, budget or sample count, and FAST runs never write one."""
+
+import dataclasses
+import json
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from animegan_tf import lab, records, runs
+from conftest import blob_images, tiny_config
+
+
+def settings(tmp_path, **changes) -> lab.Settings:
+    base = lab.Settings(fast=False, device="CPU", data=str(tmp_path / "faces" / "calib"), minutes=None,
+                        cpu_minutes=None, n_small=4, n_eval=8, runs_root=tmp_path / "runs" / "01_nb", kimg=0.064,
+                        results=tmp_path / "results" / "01_nb")
+    return dataclasses.replace(base, **changes)
+
+
+def test_a_record_round_trips_and_carries_no_machine_path(tmp_path):
+    s, images, cfg = settings(tmp_path), blob_images(32), tiny_config(epochs=50, ema_decay=0.9)
+    record = lab.run_recorded(s, "lr-2e-4", cfg, images, images, changes={"g_lr": 2e-4})
+    path = s.results / "lr-2e-4.json"
+    assert json.loads(path.read_text()) == record == records.load(s.results, "lr-2e-4")
+    assert record["data"] == {"name": "calib", "images": 32} and str(tmp_path) not in path.read_text()
+    assert record["kimg"] == 0.064 and record["images_shown"] == 64 and record["steps"] == 8
+    assert record["config"] == json.loads(cfg.to_json()) and record["changes"] == {"g_lr": 2e-4}
+    assert record["evaluation"]["n"] == 8 and record["evaluation"]["generator"] == "ema"
+    assert record["evaluation"]["kid"] == lab.evaluate(s.runs_root / "lr-2e-4", images, 8)["kid"]
+    assert record["machine"]["img_per_s"] > 0 and "cpu" in record["machine"]
+    assert len(record["curves"]["g_loss"]) == record["epochs"] == 2
+    assert Image.open(s.results / "lr-2e-4.png").size == (64, 64)  # 16 faces of 16x16
+    gathered = records.gather(s.results.parent)
+    assert [(g["notebook"], g["run"]) for g in gathered] == [("01_nb", "lr-2e-4")]
+    assert gathered[0]["grid_path"].endswith("lr-2e-4.png")
+
+
+def test_a_notebook_whose_records_exist_trains_nothing_and_a_change_invalidates_them(tmp_path, capsys):
+    s, images, cfg = settings(tmp_path), blob_images(32), tiny_config(epochs=50)
+    first = lab.run_recorded(s, "a", cfg, images, images)
+    runs_dir = s.runs_root / "a"
+    for path in sorted(runs_dir.rglob("*"), reverse=True):  # another machine: the run folder is gone
+        path.unlink() if path.is_file() else path.rmdir()
+    runs_dir.rmdir()
+    capsys.readouterr()
+    assert lab.run_recorded(s, "a", cfg, images, images) == first
+    assert "from its record" in capsys.readouterr().out and not runs_dir.exists()  # nothing trained
+
+    for name, changed in (("config", dict(cfg=cfg.replace(g_lr=1e-3))), ("budget", dict(s=settings(tmp_path, kimg=0.128))),
+                          ("samples", dict(s=settings(tmp_path, n_eval=10))),
+                          ("data", dict(images=blob_images(40)))):
+        args = {"s": s, "cfg": cfg, "images": images, **changed}
+        record = lab.run_recorded(args["s"], "a", args["cfg"], args["images"], args["images"])
+        assert runs_dir.exists(), name  # trained again
+        assert record != first and records.load(s.results, "a") == record, name
+        for path in sorted(runs_dir.rglob("*"), reverse=True):
+            path.unlink() if path.is_file() else path.rmdir()
+        runs_dir.rmdir()
+
+
+def test_fast_runs_write_no_record(tmp_path, monkeypatch):
+    monkeypatch.setenv("ANIMEGAN_FAST", "1")
+    monkeypatch.setenv("ANIMEGAN_RUNS", str(tmp_path / "runs"))
+    monkeypatch.setenv("ANIMEGAN_RESULTS", str(tmp_path / "results"))
+    s = lab.settings("01_nb", kimg=200)
+    assert s.results is None and s.kimg == 0.256
+    images = blob_images(16)
+    record = lab.run_recorded(dataclasses.replace(s, data="synthetic:16"), "a", tiny_config(epochs=50), images, images)
+    assert record["kimg"] == 0.256 and not (tmp_path / "results").exists()
+    monkeypatch.delenv("ANIMEGAN_FAST")
+    assert lab.settings("01_nb", kimg=200).results == tmp_path / "results" / "01_nb"
+    monkeypatch.setenv("ANIMEGAN_KIMG", "50")
+    assert lab.settings("01_nb", kimg=200).kimg == 50
+
+
+def test_an_unfinished_run_has_no_record_yet(tmp_path):
+    s, images = settings(tmp_path, minutes=1e-9), blob_images(32)
+    assert lab.run_recorded(s, "a", tiny_config(epochs=50), images, images) is None
+    assert not (s.results / "a.json").exists()
+    assert runs.checkpoint_meta(s.runs_root / "a") is not None  # it continues next time
+
+
+@pytest.mark.parametrize("name", ["../x", ".hidden", "a/b", ""])
+def test_record_names_are_plain_file_names(tmp_path, name):
+    with pytest.raises(ValueError, match="plain file name"):
+        records.load(tmp_path, name)
+
+
+def test_non_finite_figures_are_written_as_null(tmp_path):
+    record = {"run": "r", "format": records.RECORD_FORMAT, "evaluation": {"fid": None}}
+    records.save(tmp_path, record, np.zeros((8, 8, 3), np.uint8))
+    assert json.loads((tmp_path / "r.json").read_text()) == record
+    assert records._finite(float("nan")) is None and records._finite(1.5) == 1.5
+
+
+def test_the_records_table_reads_gathered_records(tmp_path):
+    s, images = settings(tmp_path), blob_images(32)
+    for name, lr in (("slow", 1e-5), ("quick", 2e-3)):
+        lab.run_recorded(s, name, tiny_config(epochs=50, g_lr=lr), images, images)
+    found = records.gather(s.results.parent)
+    table = lab.records_table(found)
+    kids = sorted(r["evaluation"]["kid"] for r in found)
+    assert list(table.index) == [f"01_nb/{r['run']}" for r in sorted(found, key=lambda r: r["evaluation"]["kid"])]
+    assert table.iloc[0]["KID ± std"].startswith(f"{kids[0]:.4f}") and table.iloc[0]["data"] == "calib (32)"
