@@ -367,6 +367,22 @@ def test_features_match_the_reference_implementation_in_pytorch(weights_path):
     np.testing.assert_allclose(feats, torch_run["features"], rtol=1e-4, atol=1e-4)
 
 
+def test_bfloat16_features_stay_close_to_float32(weights_path):
+    """The bfloat16 pass (benchmarks/inception_bf16.py measures what it does to FID, KID and the judge) computes
+    in bfloat16, returns float32, and stays within 10 % (relative L2, per image) of the float32 features; the
+    float32 pass is untouched by building the other."""
+    f32 = inception.inception_features(reference_images(), batch_size=4, weights_path=weights_path)
+    bf16 = inception.inception_features(reference_images(), batch_size=4, weights_path=weights_path,
+                                        precision="bfloat16")
+    assert bf16.dtype == np.float32 and bf16.shape == f32.shape
+    rel = np.linalg.norm(bf16 - f32, axis=1) / np.linalg.norm(f32, axis=1)
+    assert (rel < 0.10).all() and (rel > 1e-4).all(), rel  # close, and really computed in bfloat16
+    again = inception.inception_features(reference_images(), batch_size=4, weights_path=weights_path)
+    np.testing.assert_array_equal(again, f32)
+    with pytest.raises(ValueError, match="precision"):
+        inception.build_fid_inception(weights_path, precision="float16")
+
+
 def test_compute_fid_kid_and_reference_cache(tmp_path, weights_path):
     imgs = reference_images()
     ref = metrics.reference_features(imgs, directory=tmp_path, weights_path=weights_path)
