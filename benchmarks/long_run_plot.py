@@ -1,0 +1,75 @@
+"""The long run's curves in one figure: KID measured during training (eval_every, small samples) and FID/KID at
+the screen's kimg marks (2,000 samples vs 2,000 real), against kimg, with the wall-clock on this machine on top.
+
+  python benchmarks/long_run_plot.py --screen bench/screen_more --system fast+eval_every=10 --seed 0 \
+      --out docs/long_run.png
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+
+from animegan_tf import runs  # noqa: E402
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--screen", required=True)
+    ap.add_argument("--system", required=True)
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--out", required=True)
+    args = ap.parse_args()
+
+    screen = Path(args.screen)
+    run_dir = screen / "runs" / f"{args.system}-seed{args.seed}"
+    during = [m for m in runs.load_metrics(run_dir) if "kimg" in m and "kid" in m and m.get("state") != "best"]
+    marks = [json.loads(line) for line in (screen / "results.jsonl").read_text().splitlines()]
+    marks = [r for r in marks if r["system"] == args.system and r["seed"] == args.seed and r["generator"] == "ema"]
+    if not during and not marks:
+        print(f"error: nothing measured for {args.system} seed {args.seed} in {screen}", file=sys.stderr)
+        return 2
+    history = runs.load_history(run_dir)
+
+    fig, (ax_kid, ax_fid) = plt.subplots(1, 2, figsize=(11, 3.8))
+    if during:
+        kimg = [m["kimg"] for m in during]
+        kid = [m["kid"] for m in during]
+        best = int(np.argmin(kid))
+        ax_kid.plot(kimg, kid, marker=".", label=f"during training ({during[0]['n']} samples)")
+        ax_kid.plot([kimg[best]], [kid[best]], marker="*", markersize=12, color="black", linestyle="none",
+                    label=f"best: {kid[best]:.3f} at {kimg[best]:.0f} kimg")
+    if marks:
+        ax_kid.errorbar([r["kimg"] for r in marks], [r["kid"] for r in marks], yerr=[r["kid_std"] for r in marks],
+                        marker="o", linestyle="--", label="at the marks (2,000 samples)")
+        ax_fid.plot([r["kimg"] for r in marks], [r["fid"] for r in marks], marker="o")
+        for r in marks:
+            ax_fid.annotate(f"{r['fid']:.1f}", (r["kimg"], r["fid"]), textcoords="offset points", xytext=(4, 4))
+    ax_kid.set(xlabel="kimg (thousands of real images shown to D)", ylabel="KID (lower is better)",
+               title=f"{args.system}, seed {args.seed}")
+    ax_fid.set(xlabel="kimg", ylabel="FID, 2,000 vs 2,000 real (lower is better)", title="FID at the marks")
+    ax_kid.legend(fontsize=8)
+    for ax in (ax_kid, ax_fid):
+        ax.grid(alpha=0.3)
+    if history.get("kimg") and history.get("epoch_seconds"):  # wall-clock on this machine, on a second axis
+        hours = np.cumsum(history["epoch_seconds"]) / 3600
+        top = ax_fid.secondary_xaxis("top", functions=(
+            lambda k: np.interp(k, history["kimg"], hours), lambda h: np.interp(h, hours, history["kimg"])))
+        top.set_xlabel("training hours on this machine")
+        ax_fid.set_title("FID at the marks", pad=30)
+    fig.tight_layout()
+    fig.savefig(args.out, dpi=100)
+    print(f"wrote {args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
