@@ -1,9 +1,13 @@
-"""Time-to-quality: what a wall-clock training budget buys, scored on real faces at several budgets.
+"""Time-to-quality: what a training budget buys, scored on real faces at several marks.
 
-Each system trains once, for the largest budget; when its training clock crosses each budget it draws the samples
-of that budget (the clock is paused while it does), and the samples are scored after training against real faces:
-FID, KID ± std over subsets, and the automatic judge's GQ/DQ/PQ.
+Each system trains once, to its largest mark; when it crosses each mark it draws the samples of that mark (the
+clock is paused while it does), and the samples are scored after training against real faces: FID, KID ± std over
+subsets, and the automatic judge's GQ/DQ/PQ. Marks are in images shown to D (`--kimg`, the same on every machine:
+compare systems there) or in wall-clock minutes (`--budgets`, what a Colab session buys on this machine); every
+row has both: the kimg it reached and the minutes it took here.
 
+  python benchmarks/time_to_quality.py --faces ../shared/anime_faces_calib --systems fast fast-v1 dcgan torch \
+      --kimg 100 400 1000 2000 --samples 2000 --ref 2000 --out bench/ttq --plot docs/ttq_kimg.png
   python benchmarks/time_to_quality.py --faces ../shared/anime_faces_calib --systems fast dcgan torch \
       --budgets 5 10 20 --samples 2000 --ref 2000 --out bench/ttq
 
@@ -59,45 +63,54 @@ def parse_system(spec: str):
 
 
 class BudgetSnapshots(keras.callbacks.Callback):
-    """Draw samples each time the training clock crosses a budget; stop after the last one.
+    """Draw samples each time training crosses a mark (wall-clock minutes, or kimg with `batch_size`); stop after
+    the last one.
 
     The clock starts at `on_train_begin` (graph tracing is inside the budget) and is paused while samples are drawn.
     """
 
-    def __init__(self, budgets_min, draw):
+    def __init__(self, marks, draw, batch_size: int | None = None):
         super().__init__()
-        self.budgets = sorted(budgets_min)
-        self.draw = draw  # draw(budget_minutes, steps) -> None
+        self.budgets = sorted(marks)
+        self.draw = draw  # draw(mark, steps, seconds) -> None
+        self.batch_size = batch_size  # None: marks are minutes; else marks are kimg
         self.steps, self.paused, self.start = 0, 0.0, None
 
     def elapsed(self):
         return time.monotonic() - self.start - self.paused
+
+    def reached(self, mark):
+        if self.batch_size is None:
+            return self.elapsed() >= mark * 60
+        return self.steps * self.batch_size >= mark * 1000
 
     def on_train_begin(self, logs=None):
         self.start = time.monotonic()
 
     def on_train_batch_end(self, batch, logs=None):
         self.steps += 1
-        while self.budgets and self.elapsed() >= self.budgets[0] * 60:
+        while self.budgets and self.reached(self.budgets[0]):
+            seconds = self.elapsed()
             pause = time.monotonic()
-            self.draw(self.budgets.pop(0), self.steps)
+            self.draw(self.budgets.pop(0), self.steps, seconds)
             self.paused += time.monotonic() - pause
         if not self.budgets:
             self.model.stop_training = True
 
 
-def train_lab(label, cfg, faces, faces_path, out, budgets, samples, raw=True):
-    """Train `cfg` with the lab's `train`; returns {budget: {"steps", "images": {name: uint8 array}}}."""
+def train_lab(label, cfg, faces, faces_path, out, budgets, samples, raw=True, in_kimg=False):
+    """Train `cfg` with the lab's `train`; returns {mark: {"steps", "seconds", "images": {name: uint8 array}}}."""
     points = {}
     run_dir = out / label.replace("/", "_")
 
-    def draw(budget, steps):
+    def draw(mark, steps, seconds):
         gan = state["gan"]
         images = {label: generate(gan.sampling_generator, samples, seed=0)}
         if raw and gan.ema_generator is not None:
             images[f"{label} (raw)"] = generate(gan.generator, samples, seed=0)
-        points[budget] = {"steps": steps, "images": images}
-        print(f"  {label}: {budget:g} min, {steps} steps", flush=True)
+        points[mark] = {"steps": steps, "seconds": seconds, "images": images}
+        print(f"  {label}: {mark:g} {'kimg' if in_kimg else 'min'}, {steps} steps, {seconds / 60:.1f} min",
+              flush=True)
 
     state = {}
 
@@ -106,35 +119,42 @@ def train_lab(label, cfg, faces, faces_path, out, budgets, samples, raw=True):
             state["gan"] = self.model
 
     train(cfg, faces, run_dir, verbose=0, data_source=faces_path,
-          extra_callbacks=[Grab(), BudgetSnapshots(budgets, draw)])
+          extra_callbacks=[Grab(), BudgetSnapshots(budgets, draw, cfg.batch_size if in_kimg else None)])
     return points
 
 
-def train_bare(cfg, faces, budgets, samples):
+def train_bare(cfg, faces, budgets, samples, in_kimg=False):
     gan = build_gan(cfg)
     step = bare_loop(gan, cfg, jit=False)
     dataset = make_dataset(faces, cfg.batch_size, epochs=cfg.epochs, seed=cfg.seed, dtype=compute_dtype(cfg))
     points, pending = {}, sorted(budgets)
     start, paused, steps = time.monotonic(), 0.0, 0
+
+    def reached(mark):
+        return steps * cfg.batch_size >= mark * 1000 if in_kimg else time.monotonic() - start - paused >= mark * 60
+
     for real in dataset:
         float(step(real))  # wait for the step, so the clock sees finished work
         steps += 1
-        while pending and time.monotonic() - start - paused >= pending[0] * 60:
+        while pending and reached(pending[0]):
+            seconds = time.monotonic() - start - paused
             pause = time.monotonic()
-            points[pending.pop(0)] = {"steps": steps, "images": {"bare": generate(gan.generator, samples, seed=0)}}
+            points[pending.pop(0)] = {"steps": steps, "seconds": seconds,
+                                      "images": {"bare": generate(gan.generator, samples, seed=0)}}
             paused += time.monotonic() - pause
         if not pending:
             break
     return points
 
 
-def train_torch(torch_python, faces, out, budgets, samples):
+def train_torch(torch_python, faces, out, budgets, samples, in_kimg=False):
     """PyTorch's DCGAN example trained for real in its own environment; its samples come back as .npy files."""
     faces_file = out / "faces_uint8.npy"
     if not faces_file.exists():
         np.save(faces_file, faces)
-    cmd = [torch_python, str(HERE / "torch_dcgan.py"), "--train", str(faces_file), "--budgets",
-           *map(str, budgets), "--samples", str(samples), "--out", str(out / "torch")]
+    cmd = [torch_python, str(HERE / "torch_dcgan.py"), "--train", str(faces_file),
+           "--kimg" if in_kimg else "--budgets", *map(str, budgets), "--samples", str(samples),
+           "--out", str(out / "torch")]
     proc = subprocess.run(cmd, text=True, capture_output=True)
     if proc.returncode:
         sys.exit(f"error: the PyTorch peer failed: {proc.stderr.strip().splitlines()[-1:]}")
@@ -142,33 +162,38 @@ def train_torch(torch_python, faces, out, budgets, samples):
     points = {}
     for point in report["points"]:
         images = np.load(point["file"])
-        folder = out / "torch" / f"png_{point['minutes']:g}min"  # the peer's samples as PNGs, for the eye
+        folder = out / "torch" / f"png_{Path(point['file']).stem}"  # the peer's samples as PNGs, for the eye
         for i, image in enumerate(images[:64]):
             save_png(image, folder / f"sample_{i:05d}.png")
-        points[point["minutes"]] = {"steps": point["steps"], "images": {"torch": images}}
+        points[point["mark"]] = {"steps": point["steps"], "seconds": point["minutes"] * 60, "kimg": point["kimg"],
+                                 "images": {"torch": images}}
     return points, report
 
 
-def score(points, reference, batch_size, num_faces, out, results_file, extra=None):
+def score(points, reference, batch_size, num_faces, out, results_file, extra=None, in_kimg=False):
     rows = []
     for budget, point in sorted(points.items()):
         for name, images in point["images"].items():
             t0 = time.perf_counter()
             s = evaluate_images(images, reference)
-            row = {"system": name, "minutes": budget, "steps": point["steps"],
+            row = {"system": name, "mark": budget, "unit": "kimg" if in_kimg else "min",
+                   "minutes": round(point["seconds"] / 60, 2),
+                   "kimg": point.get("kimg", point["steps"] * batch_size / 1000),  # torch: partial last batches
+                   "steps": point["steps"],
                    "epochs": round(point["steps"] / steps_per_epoch(num_faces, batch_size), 2),
-                   "img_per_s": round(point["steps"] * batch_size / (budget * 60), 1),
+                   "img_per_s": round(point["steps"] * batch_size / point["seconds"], 1),
                    "n": s["n"], "n_ref": s["n_ref"],
                    **{k: round(float(s[k]), 4) for k in ("fid", "kid", "kid_std")},
                    **{k: s[k] for k in ("gq_pct", "dq_pct", "pq_pct")},
                    "score_seconds": round(time.perf_counter() - t0, 1), "date": time.strftime("%Y-%m-%d"),
                    **(extra or {})}
             tag = name.replace("/", "_").replace(" ", "_")
-            save_png(image_grid(images[:64]), out / "grids" / f"{tag}_{budget:g}min.png")
+            save_png(image_grid(images[:64]), out / "grids" / f"{tag}_{budget:g}{row['unit']}.png")
             rows.append(row)
             with results_file.open("a") as f:
                 f.write(json.dumps(row) + "\n")
-            print(f"{name:34s} {budget:5g} min {row['steps']:6d} steps ({row['epochs']:6.1f} ep, "
+            print(f"{name:34s} {row['kimg']:7.1f} kimg {row['minutes']:6.1f} min {row['steps']:6d} steps "
+                  f"({row['epochs']:6.1f} ep, "
                   f"{row['img_per_s']:6.1f} img/s)  FID {row['fid']:7.2f}  KID {row['kid']:.4f} ± "
                   f"{row['kid_std']:.4f}  GQ {row['gq_pct']:5.1f}%  DQ {row['dq_pct']:5.1f}%  "
                   f"PQ {row['pq_pct']:5.1f}%", flush=True)
@@ -176,20 +201,25 @@ def score(points, reference, batch_size, num_faces, out, results_file, extra=Non
 
 
 def plot(results_file: Path, path: Path, title: str) -> None:
-    """FID against CPU-minutes, one line per system."""
+    """FID against images shown (kimg) and against wall-clock minutes on this machine, one line per system (rows
+    written before kimg was recorded have only the minutes)."""
     from matplotlib.figure import Figure
 
     rows = [json.loads(line) for line in results_file.read_text().splitlines() if line.strip()]
-    fig = Figure(figsize=(7, 4.2))
-    ax = fig.subplots()
+    fig = Figure(figsize=(12, 4.2))
+    by_kimg, by_minutes = fig.subplots(1, 2)
     for system in dict.fromkeys(r["system"] for r in rows):
-        pts = sorted((r["minutes"], r["fid"]) for r in rows if r["system"] == system)
-        ax.plot(*zip(*pts), marker="o", label=system)
-    ax.set_xlabel("training wall-clock minutes (2-core CPU)")
-    ax.set_ylabel("FID (lower is better)")
-    ax.set_title(title)
-    ax.grid(alpha=0.3)
-    ax.legend()
+        mine = [r for r in rows if r["system"] == system]
+        by_minutes.plot(*zip(*sorted((r["minutes"], r["fid"]) for r in mine)), marker="o", label=system)
+        if all("kimg" in r for r in mine):
+            by_kimg.plot(*zip(*sorted((r["kimg"], r["fid"]) for r in mine)), marker="o", label=system)
+    by_kimg.set_xlabel("kimg (thousands of real images shown to D)")
+    by_minutes.set_xlabel("training wall-clock minutes on this machine")
+    for ax in (by_kimg, by_minutes):
+        ax.set_ylabel("FID (lower is better)")
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=8)
+    fig.suptitle(title)
     fig.savefig(path, dpi=110, bbox_inches="tight")
 
 
@@ -198,6 +228,8 @@ def main():
     ap.add_argument("--faces", required=True, help="folder (or .zip) of real anime faces")
     ap.add_argument("--systems", nargs="+", default=["fast", "dcgan"], help="see above")
     ap.add_argument("--budgets", type=float, nargs="+", default=[5, 10, 20], help="training minutes scored")
+    ap.add_argument("--kimg", type=float, nargs="+", default=None,
+                    help="score at these thousands of images shown instead of at --budgets minutes")
     ap.add_argument("--samples", type=int, default=2000, help="samples scored per point")
     ap.add_argument("--ref", type=int, default=2000, help="real faces in the reference sample")
     ap.add_argument("--out", default=None, help="folder for run folders, samples, grids and results.jsonl")
@@ -208,15 +240,17 @@ def main():
     args = ap.parse_args()
     if not Path(args.faces).exists():
         ap.error(f"--faces {args.faces} does not exist")
-    if any(b <= 0 for b in args.budgets) or args.samples < 2 or args.ref < 2:
-        ap.error("--budgets must be > 0 and --samples/--ref >= 2")
+    in_kimg = args.kimg is not None
+    marks = args.kimg if in_kimg else args.budgets
+    if any(b <= 0 for b in marks) or args.samples < 2 or args.ref < 2:
+        ap.error("--budgets/--kimg must be > 0 and --samples/--ref >= 2")
     warnings.filterwarnings("ignore", message="FID from")  # every row states its n and n_ref
     out = Path(args.out or tempfile.mkdtemp(prefix="ttq-"))
     results_file = out / "results.jsonl"
     if args.plot_only:
         if not results_file.exists():
             ap.error(f"{results_file} does not exist")
-        plot(results_file, Path(args.plot), "FID vs CPU-minutes")
+        plot(results_file, Path(args.plot), "FID vs images shown and vs minutes")
         return
     configs = {}
     for spec in args.systems:
@@ -232,22 +266,23 @@ def main():
     out.mkdir(parents=True, exist_ok=True)
     faces, _ = ingest(args.faces, image_size=64, cache_dir=Path(tempfile.gettempdir()) / "animegan_ttq_cache")
     reference = reference_sample(faces, args.ref)  # its features are computed once and cached on disk
-    print(f"{len(faces)} faces, budgets {args.budgets} min, {args.samples} samples vs {len(reference)} real, "
-          f"one system at a time", flush=True)
+    print(f"{len(faces)} faces, marks {marks} {'kimg' if in_kimg else 'min'}, {args.samples} samples vs "
+          f"{len(reference)} real, one system at a time", flush=True)
     for spec in args.systems:
         start = time.strftime("%H:%M")
         if spec == "torch":
-            points, report = train_torch(args.torch_python, faces, out, args.budgets, args.samples)
-            score(points, reference, report["batch"], len(faces), out, results_file, {"started": start})
+            points, report = train_torch(args.torch_python, faces, out, marks, args.samples, in_kimg)
+            score(points, reference, report["batch"], len(faces), out, results_file, {"started": start}, in_kimg)
             continue
         cfg = configs[spec] if spec != "bare" else preset("dcgan").replace(epochs=100_000)
         if spec == "bare":
-            points = train_bare(cfg, faces, args.budgets, args.samples)
+            points = train_bare(cfg, faces, marks, args.samples, in_kimg)
         else:
-            points = train_lab(spec, cfg, faces, args.faces, out, args.budgets, args.samples, raw=not args.no_raw)
-        score(points, reference, cfg.batch_size, len(faces), out, results_file, {"started": start})
+            points = train_lab(spec, cfg, faces, args.faces, out, marks, args.samples, raw=not args.no_raw,
+                               in_kimg=in_kimg)
+        score(points, reference, cfg.batch_size, len(faces), out, results_file, {"started": start}, in_kimg)
     if args.plot:
-        plot(results_file, Path(args.plot), f"FID vs CPU-minutes ({len(faces)} real faces)")
+        plot(results_file, Path(args.plot), f"FID vs images shown and vs minutes ({len(faces)} real faces)")
 
 
 if __name__ == "__main__":

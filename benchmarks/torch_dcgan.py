@@ -20,7 +20,9 @@ per line on stdin, runs that many steps, and answers with the seconds they took.
 `--train FACES.npy --budgets 5 10 20` trains the example for real on uint8 faces (N, 64, 64, 3), as the example's
 loop does (a fresh random order every epoch, batch 128, the last partial batch included), and at each budget of
 training wall-clock minutes (the clock paused while sampling) writes `--samples` images of G in eval mode to
-OUT/torch_<M>min.npy; the last stdout line is a JSON report (time_to_quality.py runs this and scores them).
+OUT/torch_<M>min.npy; `--kimg 100 400` samples at those thousands of images shown instead (torch_<K>kimg.npy),
+reporting the wall-clock each mark took. The last stdout line is a JSON report (time_to_quality.py runs this and
+scores them).
 """
 
 from __future__ import annotations
@@ -150,22 +152,30 @@ def train_on_faces(args):
         sys.exit(f"error: {args.train} must hold uint8 images (N, 64, 64, 3)")
     trainer = Trainer(args.device, args.batch[0])
     faces = faces.to(trainer.device)
-    budgets, points = sorted(args.budgets), []
+    in_kimg = args.kimg is not None  # marks in images shown (thousands), else in wall-clock minutes
+    budgets, points = sorted(args.kimg if in_kimg else args.budgets), []
     args.out.mkdir(parents=True, exist_ok=True)
-    start, paused, steps = time.monotonic(), 0.0, 0
+    start, paused, steps, shown = time.monotonic(), 0.0, 0, 0
+
+    def reached(mark):
+        return shown >= mark * 1000 if in_kimg else time.monotonic() - start - paused >= mark * 60
+
     while budgets:
         order = torch.randperm(len(faces))  # DataLoader(shuffle=True): a new order every epoch
         for lo in range(0, len(faces), trainer.batch):
-            loss = trainer._step(faces[order[lo:lo + trainer.batch]])
+            batch = faces[order[lo:lo + trainer.batch]]
+            loss = trainer._step(batch)
             float(loss.detach())
-            steps += 1
-            while budgets and time.monotonic() - start - paused >= budgets[0] * 60:
+            steps, shown = steps + 1, shown + len(batch)
+            while budgets and reached(budgets[0]):
+                seconds = time.monotonic() - start - paused
                 pause = time.monotonic()
-                minutes = budgets.pop(0)
-                path = args.out / f"torch_{minutes:g}min.npy"
+                mark = budgets.pop(0)
+                path = args.out / f"torch_{mark:g}{'kimg' if in_kimg else 'min'}.npy"
                 np.save(path, trainer.sample(args.samples))
-                points.append({"minutes": minutes, "steps": steps, "file": str(path)})
-                print(f"{minutes:g} min: {steps} steps", file=sys.stderr, flush=True)
+                points.append({"mark": mark, "minutes": seconds / 60, "kimg": shown / 1000, "steps": steps,
+                               "file": str(path)})
+                print(f"{mark:g} {'kimg' if in_kimg else 'min'}: {steps} steps", file=sys.stderr, flush=True)
                 paused += time.monotonic() - pause
             if not budgets:
                 break
@@ -190,6 +200,8 @@ def main():
     ap.add_argument("--serve", action="store_true", help="worker mode for train_throughput.py")
     ap.add_argument("--train", default=None, help="train on this .npy of uint8 faces (N, 64, 64, 3)")
     ap.add_argument("--budgets", type=float, nargs="+", default=[5, 10, 20], help="(--train) minutes to sample at")
+    ap.add_argument("--kimg", type=float, nargs="+", default=None,
+                    help="(--train) sample at these thousands of images shown instead of at --budgets minutes")
     ap.add_argument("--samples", type=int, default=2000, help="(--train) samples per budget")
     ap.add_argument("--out", type=Path, default=Path("torch-samples"), help="(--train) folder for the samples")
     args = ap.parse_args()

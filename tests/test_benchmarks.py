@@ -4,6 +4,7 @@ Nothing here times anything (timings live in BENCHMARKS.md); the PyTorch and Ker
 that `make test` does not install and are not run here.
 """
 
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -58,3 +59,16 @@ def test_time_to_quality_rejects_a_missing_faces_folder(tmp_path):
     assert proc.returncode == 2
     assert "does not exist" in proc.stderr.strip().splitlines()[-1]
     assert "Traceback" not in proc.stderr
+
+
+def test_time_to_quality_scores_at_kimg_marks_and_reports_the_minutes_too(tmp_path, image_folder):
+    out = tmp_path / "ttq"
+    proc = run_script("time_to_quality.py", "--faces", str(image_folder), "--systems",
+                      "fast+batch_size=8+g_base_filters=32+g_filters=16,8,8+d_filters=8,8,16,16", "--kimg", "0.016",
+                      "0.04", "--samples", "8", "--ref", "8", "--no-raw", "--out", str(out), "--plot",
+                      str(tmp_path / "p.png"), timeout=600)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    rows = [json.loads(line) for line in (out / "results.jsonl").read_text().splitlines()]
+    assert [(r["mark"], r["unit"], r["steps"], r["kimg"]) for r in rows] == [(0.016, "kimg", 2, 0.016),
+                                                                             (0.04, "kimg", 5, 0.04)]
+    assert 0 < rows[0]["minutes"] <= rows[1]["minutes"] and (tmp_path / "p.png").exists()
