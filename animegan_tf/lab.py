@@ -169,6 +169,34 @@ def run_recorded(s: Settings, name: str, cfg: GANConfig, reference: np.ndarray, 
     return record
 
 
+def plan(s: Settings, configs: dict[str, GANConfig], images: np.ndarray, steps: int = 8):
+    """What the notebook's runs will cost on this machine: each config's img/s (the lab's own `train`, `steps`
+    steps after a first epoch of as many that traces the graph, on the first images) and the hours its budget of
+    `s.kimg` takes at that speed; runs whose record matches cost nothing. Returns a DataFrame with a total row."""
+    import tempfile
+
+    import pandas as pd
+
+    data = records.data_id(s.data, len(images))
+    rows = []
+    for name, cfg in configs.items():
+        kept = records.load(s.results, name) if s.results else None
+        if records.matches(kept, cfg, s.kimg, data, s.n_eval):
+            rows.append({"run": name, "img/s": None, "s/kimg": None, "training hours": 0.0, "source": "record"})
+            continue
+        with tempfile.TemporaryDirectory() as folder, warnings.catch_warnings():
+            warnings.simplefilter("ignore", UserWarning)
+            sample = images[: cfg.batch_size * steps]
+            train(cfg.replace(epochs=2, eval_every=0, tensorboard=False), sample, Path(folder) / name, verbose=0)
+            speed = runs.load_history(Path(folder) / name)["img_per_s"][-1]
+        hours = (s.kimg * 1000 / speed / 3600) if s.kimg else None
+        rows.append({"run": name, "img/s": round(speed, 1), "s/kimg": round(1000 / speed, 2),
+                     "training hours": None if hours is None else round(hours, 2), "source": "train"})
+    table = pd.DataFrame(rows).set_index("run")
+    table.loc["total"] = [None, None, round(table["training hours"].sum(min_count=1), 2), ""]
+    return table
+
+
 def _finished(meta: dict, cfg: GANConfig, num_images: int, kimg: float | None) -> bool:
     if kimg is None:
         return meta["epoch"] >= cfg.epochs

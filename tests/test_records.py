@@ -104,3 +104,15 @@ def test_the_records_table_reads_gathered_records(tmp_path):
     kids = sorted(r["evaluation"]["kid"] for r in found)
     assert list(table.index) == [f"01_nb/{r['run']}" for r in sorted(found, key=lambda r: r["evaluation"]["kid"])]
     assert table.iloc[0]["KID ± std"].startswith(f"{kids[0]:.4f}") and table.iloc[0]["data"] == "calib (32)"
+
+
+def test_the_plan_measures_this_machine_and_counts_recorded_runs_as_free(tmp_path):
+    s, images = settings(tmp_path, kimg=1.0), blob_images(32)
+    recorded, new = tiny_config(epochs=50), tiny_config(epochs=50, g_lr=1e-3)
+    lab.run_recorded(dataclasses.replace(s, kimg=1.0), "kept", recorded, images, images)
+    table = lab.plan(s, {"kept": recorded, "new": new}, images, steps=2)
+    assert table.loc["kept", "source"] == "record" and table.loc["kept", "training hours"] == 0.0
+    speed = table.loc["new", "img/s"]
+    assert speed > 0 and table.loc["new", "training hours"] == pytest.approx(1000 / speed / 3600, abs=0.01)
+    assert table.loc["total", "training hours"] == pytest.approx(table.loc["new", "training hours"], abs=0.01)
+    assert not (s.runs_root / "new").exists()  # measuring trains nothing the notebook keeps
