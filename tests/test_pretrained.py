@@ -1,0 +1,64 @@
+"""The generator shipped with the package: it loads, draws varied finite faces, and the CLI and page reach it."""
+
+import io
+import json
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from animegan_tf import runs
+from animegan_tf.cli import main
+from animegan_tf.config import preset
+from animegan_tf.sampling import generate, load_generator
+from animegan_tf.training import train
+from animegan_tf.web.app import create_app
+
+from conftest import blob_images, tiny_config
+
+
+def test_the_shipped_generator_draws_varied_faces():
+    folder = runs.pretrained_run("fast")
+    cfg = runs.load_config(folder)
+    assert cfg.name == "fast" and cfg.ema_decay > 0
+    made = json.loads((folder / "made.json").read_text())
+    assert made["images_shown"] >= made["scored"]["kimg"] * 1000 and np.isfinite(made["scored"]["fid"])
+    # The shipped config is the preset's (its seed, and KID measured during training, aside), so `--preset fast`
+    # trains what the package ships.
+    assert cfg.replace(seed=0, eval_every=0) == preset("fast").replace(seed=0)
+    images = generate(load_generator(folder), 64, seed=0)
+    assert images.shape == (64, 64, 64, 3) and images.dtype == np.uint8
+    # Faces differ from each other (a collapsed generator draws one image 64 times) and are not flat.
+    assert images.std(axis=0).mean() > 20
+    assert images.reshape(64, -1).std(axis=1).min() > 20
+
+
+def test_sample_and_serve_reach_it(tmp_path, capsys):
+    grid = tmp_path / "grid.png"
+    assert main(["sample", "--pretrained", "--n", "4", "--grid", str(grid)]) == 0
+    assert Image.open(grid).size == (128, 128)
+    assert main(["sample", "--pretrained", "nothing-here", "--n", "4", "--grid", str(grid)]) == 2
+    assert capsys.readouterr().err.strip().splitlines() == ["error: no pretrained generator 'nothing-here': have fast"]
+    with pytest.raises(SystemExit) as usage:  # argparse: --run and --pretrained exclude each other
+        main(["sample", "--pretrained", "--run", str(tmp_path), "--n", "4", "--grid", str(grid)])
+    assert usage.value.code == 2
+
+    client = create_app(runs.PRETRAINED_DIR).test_client()
+    assert "fast" in [r["name"] for r in client.get("/api/runs").get_json()["runs"]]
+    response = client.get("/api/generate", query_string={"run": "fast", "n": 1, "seed": 3})
+    assert response.status_code == 200
+    face = np.asarray(Image.open(io.BytesIO(response.data)))
+    assert face.shape[-1] == 3 and face.std() > 20
+
+
+def test_export_copies_the_run_generator_exactly(tmp_path):
+    run = tmp_path / "run"
+    train(tiny_config(epochs=1, ema_decay=0.9), blob_images(16), run, verbose=0)
+    out = runs.export_pretrained(run, tmp_path / "shipped", {"note": "test"})
+    a = generate(load_generator(run), 8, seed=5)
+    b = generate(load_generator(out), 8, seed=5)
+    np.testing.assert_array_equal(a, b)
+    assert json.loads((out / "made.json").read_text()) == {"note": "test"}
+    assert not list(out.glob("*.tmp"))
+    with pytest.raises(FileNotFoundError, match="generator.keras"):
+        runs.export_pretrained(tmp_path / "shipped" / "nothing", tmp_path / "again", {})
