@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+from PIL import Image
 
 from . import compare, records, runs
 from .config import GANConfig
@@ -96,13 +97,7 @@ def runs_root(notebook: str, fast: bool = False) -> Path:
     return base / "fast" / notebook if fast else base / notebook
 
 
-def results_root() -> Path:
-    """Where the notebooks' records are kept: ANIMEGAN_RESULTS, else the checkout's notebooks/results/, else
-    ./results/."""
-    if os.environ.get("ANIMEGAN_RESULTS"):
-        return Path(os.environ["ANIMEGAN_RESULTS"])
-    checkout = Path(__file__).resolve().parent.parent
-    return checkout / "notebooks" / "results" if (checkout / "pyproject.toml").exists() else Path.cwd() / "results"
+results_root = records.results_root
 
 
 def results_dir(notebook: str) -> Path:
@@ -146,27 +141,60 @@ def run(cfg: GANConfig, data_spec: str, run_dir: Path, minutes: float | None = N
 
 
 def run_recorded(s: Settings, name: str, cfg: GANConfig, reference: np.ndarray, images: np.ndarray,
-                 changes: dict | None = None) -> dict | None:
+                 changes: dict | None = None, raw: bool = False) -> dict | None:
     """A notebook run by its record: reuse the committed record when it matches what is asked now (the same
-    config, data, kimg budget, samples judged and judge), else train (or continue) the run to `s.kimg` (or its
-    budget), judge `s.n_eval` samples and write the record with a 16-face grid. Returns the record, or None while
-    the run is unfinished (ANIMEGAN_MINUTES stopped it: the next call continues it). FAST runs write no record."""
+    config, data, kimg budget, samples judged and judge; a sibling notebook's record of the same config counts),
+    else train (or continue) the run to `s.kimg` (or its budget), judge `s.n_eval` samples and `s.n_small` more
+    (seed 1, the seeds' by-eye size), with `raw=True` the raw generator too, and write the record with its
+    16-face grids. Returns the record (`records.load`: with its pictures' paths), or None while the run is
+    unfinished (ANIMEGAN_MINUTES stopped it: the next call continues it). FAST runs keep their record in the run
+    folder, never in the results."""
     data = records.data_id(s.data, len(images))
-    kept = records.load(s.results, name) if s.results else None
-    if records.matches(kept, cfg, s.kimg, data, s.n_eval):
-        print(f"{name}: from its record ({kept['kimg']:g} kimg, {kept['date']}, {kept['machine']['cpu']})")
-        return kept
+    raw = raw and cfg.ema_decay > 0
+    if s.results:
+        kept = records.find(s.results, name, cfg, s.kimg, data, s.n_eval, s.n_small, raw)
+        if kept:
+            source = "its record" if kept["notebook"] == s.results.name else f"{kept['notebook']}'s record"
+            print(f"{name}: from {source} ({kept['kimg']:g} kimg, {kept['date']}, {kept['machine']['cpu']})")
+            return kept
     run_dir = run(cfg, s.data, s.runs_root / name, minutes=s.minutes, fresh=s.fast, images=images,
                   cpu_minutes=s.cpu_minutes, kimg=s.kimg)
     meta = runs.checkpoint_meta(run_dir)
     if not (_finished(meta, cfg, len(images), s.kimg) or _spent(meta, s.cpu_minutes)):
         return None
     evaluation = evaluate(run_dir, reference, s.n_eval)
-    record = records.make(s.runs_root.name, name, cfg, changes or {}, s.kimg, data, run_dir, evaluation, s.device)
-    if s.results:
-        grid = image_grid(generate(load_generator(run_dir), 16, seed=0))
-        records.save(s.results, record, grid)
-    return record
+    small = evaluate(run_dir, reference, s.n_small, seed=1)
+    raw_evaluation = evaluate(run_dir, reference, s.n_eval, ema=False) if raw else None
+    record = records.make(s.runs_root.name, name, cfg, changes or {}, s.kimg, data, run_dir, evaluation, s.device,
+                          small=small, raw=raw_evaluation)
+    grids = [image_grid(generate(load_generator(run_dir, ema=ema), 16, seed=0)) for ema in (True, False)[: 1 + raw]]
+    folder = s.results or run_dir
+    records.save(folder, record, *grids)
+    return records.load(folder, name)
+
+
+class Unfinished(RuntimeError):
+    """A notebook's runs are not all finished yet (ANIMEGAN_MINUTES stopped one): run the notebook again."""
+
+
+def run_all(s: Settings, configs: dict[str, GANConfig], reference: np.ndarray, images: np.ndarray,
+            raw=(), changes: dict[str, dict] | None = None) -> dict[str, dict]:
+    """`run_recorded` for every config of a notebook, in order: {name: record}. The runs named in `raw` are also
+    judged through their raw generator. Raises Unfinished, naming the runs left, when a wall-clock limit stopped
+    one (the next call continues them)."""
+    results = {name: run_recorded(s, name, cfg, reference, images, (changes or {}).get(name), raw=name in raw)
+               for name, cfg in configs.items()}
+    left = [name for name, record in results.items() if record is None]
+    if left:
+        raise Unfinished(f"not finished yet: {', '.join(left)} (ANIMEGAN_MINUTES={s.minutes:g}); run the notebook "
+                         f"again to continue them")
+    return results
+
+
+def steadiness(record: dict) -> float | None:
+    """The standard deviation of a recorded run's epoch-to-epoch change in generator loss (smaller = steadier)."""
+    g_loss = [v for v in record["curves"].get("g_loss", []) if v is not None]
+    return round(float(np.std(np.diff(g_loss))), 4) if len(g_loss) > 2 else None
 
 
 def plan(s: Settings, configs: dict[str, GANConfig], images: np.ndarray, steps: int = 8):
@@ -180,8 +208,7 @@ def plan(s: Settings, configs: dict[str, GANConfig], images: np.ndarray, steps: 
     data = records.data_id(s.data, len(images))
     rows = []
     for name, cfg in configs.items():
-        kept = records.load(s.results, name) if s.results else None
-        if records.matches(kept, cfg, s.kimg, data, s.n_eval):
+        if s.results and records.find(s.results, name, cfg, s.kimg, data, s.n_eval, s.n_small):
             rows.append({"run": name, "img/s": None, "s/kimg": None, "training hours": 0.0, "source": "record"})
             continue
         with tempfile.TemporaryDirectory() as folder, warnings.catch_warnings():
@@ -245,8 +272,12 @@ def evaluate(run_dir: Path, reference: np.ndarray, n: int, seed: int = 0, ema: b
 
 def describe(s: Settings, images: np.ndarray, reference: np.ndarray) -> str:
     """The set-up cell's line: data source and size, reference size, budget and samples judged."""
-    budget = (f"{s.cpu_minutes:g} CPU-minutes of training per run (the seed's epochs stay the cap)"
-              if s.cpu_minutes else "the seed's epochs")
+    if s.kimg:
+        budget = f"{s.kimg:g} kimg (thousand real images shown to D) per run"
+    elif s.cpu_minutes:
+        budget = f"{s.cpu_minutes:g} CPU-minutes of training per run (the seed's epochs stay the cap)"
+    else:
+        budget = "the seed's epochs"
     return (f"data: {s.data} ({len(images):,} images of {images.shape[1]}x{images.shape[2]}); reference: "
             f"{len(reference):,} images of the same data; budget: {budget}; judged: {s.n_eval:,} samples per run; "
             f"device: {s.device}")
@@ -292,13 +323,15 @@ def records_table(found: list[dict]):
     return pd.DataFrame(rows).set_index("notebook / run")
 
 
-def raw_vs_averaged(run_dir: Path, reference: np.ndarray, n: int, grid: int = 16) -> tuple[dict, dict, np.ndarray]:
-    """The averaged and the raw generator of one run at the same step: both evaluations, and a picture with the
-    averaged grid on the left and the raw one on the right (same latents)."""
-    averaged, raw = evaluate(run_dir, reference, n), evaluate(run_dir, reference, n, ema=False)
-    side = [image_grid(generate(load_generator(run_dir, ema=ema), grid, seed=0)) for ema in (True, False)]
+def raw_vs_averaged(record: dict) -> tuple[dict, dict, np.ndarray]:
+    """The averaged and the raw generator of one recorded run (`run_recorded(..., raw=True)`) at the same step:
+    both evaluations, and a picture with the averaged grid on the left and the raw one on the right (same
+    latents)."""
+    if not record.get("raw") or not record.get("raw_grid_path"):
+        raise ValueError(f"{record['run']}: its record has no raw-generator evaluation (run_recorded(raw=True))")
+    side = [np.asarray(Image.open(record[key]).convert("RGB")) for key in ("grid_path", "raw_grid_path")]
     gap = np.full((side[0].shape[0], 8, 3), 255, np.uint8)
-    return averaged, raw, np.concatenate([side[0], gap, side[1]], axis=1)
+    return record["evaluation"], record["raw"], np.concatenate([side[0], gap, side[1]], axis=1)
 
 
 def latest_evaluation(run: dict, n: int) -> dict | None:
@@ -313,21 +346,24 @@ def latest_evaluation(run: dict, n: int) -> dict | None:
 CLAIMS_FILE = "claims.json"
 
 
-def save_claims(s: Settings, seed: str, rows: list[dict]):
-    """Keep a notebook's claims table in its runs folder (notebook 04 gathers them); returns it as a DataFrame."""
+def save_claims(s: Settings, seed: str, rows: list[dict], budget: str | None = None):
+    """Keep a notebook's claims table beside its records (notebook 04 gathers them; FAST runs: in the runs
+    folder), with the budget its verdicts were reached at; returns it as a DataFrame."""
     import pandas as pd
 
-    rows = [{"seed": seed, **row} for row in rows]
-    s.runs_root.mkdir(parents=True, exist_ok=True)
-    atomic_write_bytes(s.runs_root / CLAIMS_FILE, json.dumps(rows, indent=1).encode())
+    rows = [{"seed": seed, **row, **({"budget": budget} if budget else {})} for row in rows]
+    folder = s.results or s.runs_root
+    folder.mkdir(parents=True, exist_ok=True)
+    atomic_write_bytes(folder / CLAIMS_FILE, (json.dumps(rows, indent=1) + "\n").encode())
     return pd.DataFrame(rows)
 
 
-def gathered_claims(root: Path):
-    """Every notebook's claims table under `root` (runs/), in one DataFrame."""
+def gathered_claims(*roots: Path):
+    """Every notebook's claims table under `roots` (notebooks/results, runs/), in one DataFrame."""
     import pandas as pd
 
     rows = []
-    for path in sorted(Path(root).glob(f"*/{CLAIMS_FILE}")):
-        rows += [{"notebook": path.parent.name, **row} for row in json.loads(path.read_text())]
+    for root in roots:
+        for path in sorted(Path(root).glob(f"*/{CLAIMS_FILE}")):
+            rows += [{"notebook": path.parent.name, **row} for row in json.loads(path.read_text())]
     return pd.DataFrame(rows)

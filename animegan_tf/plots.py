@@ -1,5 +1,7 @@
 """Figures for comparing runs: loss curves, overlaid curves, sample grids side by side, GQ/DQ/PQ bars, latent
-interpolation. Each function takes loaded runs (`runs.load_run`) or plain values and returns a matplotlib Figure.
+interpolation. Each function takes loaded runs (`runs.load_run`), notebook records (`records.load`), or plain
+values, and returns a matplotlib Figure. Curves are drawn against kimg (thousands of real images shown to D) when
+the run recorded it, else against epochs.
 """
 
 from __future__ import annotations
@@ -14,17 +16,38 @@ LOSSES = (("g_loss", "generator"), ("d_real_loss", "discriminator real"), ("d_fa
 TALLY_COLOURS = {"GQ": "tab:green", "DQ": "tab:blue", "PQ": "tab:red"}  # seed 003's colours
 
 
+def _view(run: dict) -> tuple[str, dict, str | None, str]:
+    """(name, per-epoch curves, last grid picture, what the grid shows) of a loaded run or a record."""
+    if "curves" in run:  # a record
+        kimg = run["kimg"] if run.get("kimg") is not None else run["images_shown"] / 1000
+        return run["run"], run["curves"], run.get("grid_path"), f"{kimg:g} kimg"
+    epoch = (run["checkpoint"] or {}).get("epoch", 0)
+    return run["name"], run["history"], run["grid"], f"epoch {epoch}"
+
+
+def _x_axis(history: dict) -> tuple[np.ndarray, str]:
+    n = len(history.get("g_loss", []))
+    kimg = history.get("kimg", [])
+    if len(kimg) == n and n and all(np.isfinite(v) for v in kimg if v is not None):
+        return np.asarray(kimg, float), "kimg"
+    return np.arange(1, n + 1), "epoch"
+
+
+def _values(history: dict, key: str) -> np.ndarray:
+    return np.array([np.nan if v is None else v for v in history.get(key, [])], float)
+
+
 def loss_panels(run_list, width: float = 4.2):
     """One panel per run with G, D-real and D-fake loss per epoch (seed 003's three curves)."""
     fig, axes = plt.subplots(1, len(run_list), figsize=(width * len(run_list), 3.2), squeeze=False)
     for ax, run in zip(axes[0], run_list):
-        history = run["history"]
-        epochs = np.arange(1, len(history.get("g_loss", [])) + 1)
+        name, history, _, _ = _view(run)
+        x, unit = _x_axis(history)
         for key, label in LOSSES:
             if key in history:
-                ax.plot(epochs, history[key], marker="o" if len(epochs) < 20 else None, label=label)
-        ax.set_title(run["name"], fontsize=10)
-        ax.set_xlabel("epoch")
+                ax.plot(x, _values(history, key), marker="o" if len(x) < 20 else None, label=label)
+        ax.set_title(name, fontsize=10)
+        ax.set_xlabel(unit)
         ax.grid(alpha=0.3)
     axes[0][0].set_ylabel("loss")
     axes[0][0].legend(fontsize=8)
@@ -37,11 +60,11 @@ def overlaid_losses(run_list):
     fig, axes = plt.subplots(1, 3, figsize=(13, 3.4))
     for ax, (key, label) in zip(axes, LOSSES):
         for run in run_list:
-            values = run["history"].get(key, [])
-            ax.plot(np.arange(1, len(values) + 1), values, marker="o" if len(values) < 20 else None,
-                    label=run["name"])
+            name, history, _, _ = _view(run)
+            x, unit = _x_axis(history)
+            ax.plot(x, _values(history, key), marker="o" if len(x) < 20 else None, label=name)
         ax.set_title(label)
-        ax.set_xlabel("epoch")
+        ax.set_xlabel(unit)
         ax.grid(alpha=0.3)
     axes[0].legend(fontsize=7)
     fig.tight_layout()
@@ -52,10 +75,10 @@ def sample_grids(run_list, size: float = 3.0):
     """The last sample grid of each run, side by side."""
     fig, axes = plt.subplots(1, len(run_list), figsize=(size * len(run_list), size + 0.4), squeeze=False)
     for ax, run in zip(axes[0], run_list):
-        if run["grid"] is not None:
-            ax.imshow(np.asarray(Image.open(run["grid"])))
-        epoch = (run["checkpoint"] or {}).get("epoch", 0)
-        ax.set_title(f"{run['name']}\nepoch {epoch}", fontsize=9)
+        name, _, grid, when = _view(run)
+        if grid is not None:
+            ax.imshow(np.asarray(Image.open(grid)))
+        ax.set_title(f"{name}\n{when}", fontsize=9)
         ax.axis("off")
     fig.tight_layout()
     return fig

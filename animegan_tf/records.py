@@ -5,15 +5,23 @@ without the run folders that made them.
   notebooks/results/<notebook>/<run>.json   the record: config and what it changes, data, kimg, speed on the
                                             machine that made it, judge version, KID ± std, FID, GQ/DQ/PQ, curves
   notebooks/results/<notebook>/<run>.png    its final grid (16 faces of the generator it samples with, seed 0)
+  notebooks/results/<notebook>/<run>.raw.png  the same latents through the raw generator (runs that compare them)
+  notebooks/results/<notebook>/claims.json  the claims the notebook decided from its records
 
 A record is reused only when it matches what the notebook asks for now: the same config, data (by name and size),
-kimg budget, samples judged and judge version, and this record format. No machine path is written.
+kimg budget, samples judged and judge version, and this record format; a record made by another notebook for the
+same config, data and budget is reused too (the lab's `fast` recipe is run in every notebook). No machine path is
+written.
+
+`python -m animegan_tf.records README.md` rewrites the README's results table from the committed records.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import re
+import sys
 import time
 from pathlib import Path
 
@@ -26,6 +34,15 @@ from .quality.judge import JUDGE_VERSION
 
 RECORD_FORMAT = 1
 CURVES = ("kimg", "g_loss", "d_real_loss", "d_fake_loss", "img_per_s", "kid")
+
+
+def results_root() -> Path:
+    """Where the notebooks' records are kept: ANIMEGAN_RESULTS, else the checkout's notebooks/results/, else
+    ./results/."""
+    if os.environ.get("ANIMEGAN_RESULTS"):
+        return Path(os.environ["ANIMEGAN_RESULTS"])
+    checkout = Path(__file__).resolve().parent.parent
+    return checkout / "notebooks" / "results" if (checkout / "pyproject.toml").exists() else Path.cwd() / "results"
 
 
 def data_id(data_spec: str, num_images: int) -> dict:
@@ -60,16 +77,23 @@ def _curves(history: dict) -> dict:
             for key in CURVES if key in history}
 
 
+KEEP = ("n", "kid", "kid_std", "kid_subset", "fid", "GQ", "DQ", "PQ", "gq_pct", "dq_pct", "pq_pct", "generator",
+        "seed", "judge")
+
+
+def _evaluation(row: dict) -> dict:
+    return {k: _finite(row[k]) for k in KEEP if k in row}
+
+
 def make(notebook: str, name: str, cfg: GANConfig, changes: dict, kimg: float | None, data: dict, run_dir: Path,
-         evaluation: dict, device: str) -> dict:
-    """The record of a finished run folder and its evaluation (`lab.evaluate`'s row)."""
+         evaluation: dict, device: str, small: dict | None = None, raw: dict | None = None) -> dict:
+    """The record of a finished run folder and its evaluation (`lab.evaluate`'s row); `small` is the judge on the
+    seeds' 20 samples, `raw` the same evaluation of the raw generator (when the run averages its weights)."""
     meta = runs.checkpoint_meta(run_dir) or {}
     history = runs.load_history(run_dir)
     speeds = [v for v in history.get("img_per_s", []) if np.isfinite(v)]
     img_per_s = float(np.median(speeds)) if speeds else None
-    keep = ("n", "kid", "kid_std", "kid_subset", "fid", "GQ", "DQ", "PQ", "gq_pct", "dq_pct", "pq_pct",
-            "generator", "seed")
-    return {
+    record = {
         "format": RECORD_FORMAT,
         "notebook": notebook,
         "run": name,
@@ -84,10 +108,15 @@ def make(notebook: str, name: str, cfg: GANConfig, changes: dict, kimg: float | 
                     "s_per_kimg": None if not img_per_s else 1000 / img_per_s,
                     "train_seconds": meta.get("train_seconds"), "train_cpu_seconds": meta.get("train_cpu_seconds")},
         "judge": evaluation.get("judge", JUDGE_VERSION),
-        "evaluation": {k: _finite(evaluation[k]) for k in keep if k in evaluation},
+        "evaluation": _evaluation(evaluation),
         "curves": _curves(history),
         "date": time.strftime("%Y-%m-%d"),
     }
+    if small is not None:
+        record["small"] = _evaluation(small)
+    if raw is not None:
+        record["raw"] = _evaluation(raw)
+    return record
 
 
 def _stem(name: str) -> str:
@@ -96,46 +125,122 @@ def _stem(name: str) -> str:
     return name
 
 
-def save(folder: Path, record: dict, grid: np.ndarray | None = None) -> Path:
-    """Write `<run>.json` (and `<run>.png`) in `folder`, each atomically; returns the JSON's path."""
+PATHS = ("grid_path", "raw_grid_path")  # added when a record is read, never written
+
+
+def save(folder: Path, record: dict, grid: np.ndarray | None = None, raw_grid: np.ndarray | None = None) -> Path:
+    """Write `<run>.json` (and `<run>.png`, `<run>.raw.png`) in `folder`, each atomically; returns the JSON's
+    path."""
     folder = Path(folder)
     stem = _stem(record["run"])
-    if grid is not None:
-        save_png(grid, folder / f"{stem}.png")
+    for picture, suffix in ((grid, ".png"), (raw_grid, ".raw.png")):
+        if picture is not None:
+            save_png(picture, folder / f"{stem}{suffix}")
     path = folder / f"{stem}.json"
+    record = {k: v for k, v in record.items() if k not in PATHS}
     atomic_write_bytes(path, (json.dumps(record, indent=1, allow_nan=False) + "\n").encode())
     return path
 
 
-def load(folder: Path, name: str) -> dict | None:
-    """The record of run `name` in `folder`, None when there is none (or it cannot be read)."""
-    path = Path(folder) / f"{_stem(name)}.json"
+def _read(path: Path) -> dict | None:
+    """A record file with the paths of its pictures (None when it is not a record of this format)."""
     try:
-        return json.loads(path.read_text())
+        record = json.loads(path.read_text())
     except (OSError, ValueError):
         return None
+    if not isinstance(record, dict) or record.get("format") != RECORD_FORMAT:
+        return None
+    pictures = {key: path.parent / (path.stem + suffix) for key, suffix in zip(PATHS, (".png", ".raw.png"))}
+    return {**record, **{key: str(p) if p.exists() else None for key, p in pictures.items()}}
 
 
-def matches(record: dict | None, cfg: GANConfig, kimg: float | None, data: dict, n: int) -> bool:
-    """Whether `record` is the result of what is asked now (otherwise the run is trained and judged again)."""
+def load(folder: Path, name: str) -> dict | None:
+    """The record of run `name` in `folder`, None when there is none (or it cannot be read)."""
+    return _read(Path(folder) / f"{_stem(name)}.json")
+
+
+def matches(record: dict | None, cfg: GANConfig, kimg: float | None, data: dict, n: int,
+            n_small: int | None = None, raw: bool = False) -> bool:
+    """Whether `record` is the result of what is asked now (otherwise the run is trained and judged again):
+    the same config, kimg, data, samples judged (and small sample), judge, and a raw-generator evaluation when
+    one is asked for."""
     return bool(record) and (
         record.get("format") == RECORD_FORMAT
         and record.get("config") == _config_dict(cfg)
         and record.get("kimg") == kimg
         and record.get("data") == data
         and record.get("evaluation", {}).get("n") == n
+        and (n_small is None or record.get("small", {}).get("n") == n_small)
+        and (not raw or "raw" in record)
         and record.get("judge") == JUDGE_VERSION)
+
+
+def find(folder: Path, name: str, cfg: GANConfig, kimg: float | None, data: dict, n: int,
+         n_small: int | None = None, raw: bool = False) -> dict | None:
+    """The record that answers run `name` of the notebook whose records are in `folder`: its own, else one that
+    a sibling notebook made for the same config, data and budget. None when the run has to be trained."""
+    folder = Path(folder)
+    want = dict(cfg=cfg, kimg=kimg, data=data, n=n, n_small=n_small, raw=raw)
+    own = load(folder, name)
+    if matches(own, **want):
+        return own
+    for record in gather(folder.parent):
+        if record["notebook"] != folder.name and matches(record, **want):
+            return record
+    return None
 
 
 def gather(root: Path) -> list[dict]:
     """Every record under `root` (notebooks/results): one folder per notebook, sorted by notebook and run."""
-    found = []
-    for path in sorted(Path(root).glob("*/*.json")):
-        try:
-            record = json.loads(path.read_text())
-        except ValueError:
-            continue
-        if record.get("format") == RECORD_FORMAT:
-            grid = path.with_suffix(".png")
-            found.append({**record, "grid_path": str(grid) if grid.exists() else None})
-    return found
+    found = (_read(path) for path in sorted(Path(root).glob("*/*.json")))
+    return [record for record in found if record]
+
+
+def markdown_table(found: list[dict]) -> str:
+    """The README's results table: one row per record, by notebook and KID, every figure from the record."""
+    if not found:
+        return "No records yet: run notebooks 01-03 (not FAST) to make them.\n"
+    lines = ["| notebook | run | kimg | KID ± std | FID | GQ / DQ / PQ % (judge) | img/s (CPU or device) | date |",
+             "|---|---|---|---|---|---|---|---|"]
+    for r in sorted(found, key=lambda r: (r["notebook"], r["evaluation"]["kid"])):
+        e, m = r["evaluation"], r["machine"]
+        fid = "–" if e.get("fid") is None else f"{e['fid']:.1f}"
+        speed = f"{m['img_per_s']:.0f}" if m.get("img_per_s") else "–"
+        where = m["cpu"] if m["device"] == "CPU" else m["device"]
+        lines.append(f"| {r['notebook']} | {r['run']} | {r['kimg']:g} | {e['kid']:.4f} ± {e['kid_std']:.4f} | "
+                     f"{fid} | {e['gq_pct']:.1f} / {e['dq_pct']:.1f} / {e['pq_pct']:.1f} (v{r['judge']}) | "
+                     f"{speed} ({where}) | {r['date']} |")
+    return "\n".join(lines) + "\n"
+
+
+BEGIN, END = "<!-- results table: generated from notebooks/results -->", "<!-- end of results table -->"
+
+
+def readme_with_table(text: str, found: list[dict]) -> str:
+    """`text` (the README) with the block between BEGIN and END replaced by `markdown_table(found)`."""
+    start, stop = text.find(BEGIN), text.find(END)
+    if start < 0 or stop < start:
+        raise ValueError(f"the README has no results block ({BEGIN} ... {END})")
+    return text[: start + len(BEGIN)] + "\n" + markdown_table(found) + text[stop:]
+
+
+def main(argv: list[str] | None = None) -> int:
+    """`python -m animegan_tf.records README.md [RESULTS]`: rewrite the README's results table from the records."""
+    args = sys.argv[1:] if argv is None else argv
+    if not args or len(args) > 2:
+        print("usage: python -m animegan_tf.records README.md [RESULTS_FOLDER]", file=sys.stderr)
+        return 2
+    readme = Path(args[0])
+    root = Path(args[1]) if len(args) > 1 else results_root()
+    try:
+        text = readme_with_table(readme.read_text(), gather(root))
+    except (OSError, ValueError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    atomic_write_bytes(readme, text.encode())
+    print(f"{readme.name}: results table from {len(gather(root))} records")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

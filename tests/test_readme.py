@@ -5,6 +5,8 @@ from pathlib import Path
 
 import numpy as np
 
+from animegan_tf import records
+
 README = Path(__file__).resolve().parent.parent / "README.md"
 
 
@@ -17,3 +19,10 @@ def test_readme_python_block_runs(tmp_path, monkeypatch):
     faces = namespace["faces"]
     assert faces.shape == (16, 64, 64, 3) and faces.dtype == np.uint8
     assert (tmp_path / "runs" / "readme-example" / "generator.keras").exists()
+
+
+def test_the_readme_results_table_is_the_one_the_committed_records_make():
+    text = README.read_text()
+    root = README.parent / "notebooks" / "results"
+    assert text == records.readme_with_table(text, records.gather(root)), (
+        "README's results table differs from notebooks/results: run `python -m animegan_tf.records README.md`")

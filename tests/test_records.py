@@ -23,12 +23,17 @@ def test_a_record_round_trips_and_carries_no_machine_path(tmp_path):
     s, images, cfg = settings(tmp_path), blob_images(32), tiny_config(epochs=50, ema_decay=0.9)
     record = lab.run_recorded(s, "lr-2e-4", cfg, images, images, changes={"g_lr": 2e-4})
     path = s.results / "lr-2e-4.json"
-    assert json.loads(path.read_text()) == record == records.load(s.results, "lr-2e-4")
+    assert record == records.load(s.results, "lr-2e-4")
+    assert json.loads(path.read_text()) == {k: v for k, v in record.items() if k not in records.PATHS}
+    assert record["grid_path"] == str(s.results / "lr-2e-4.png") and record["raw_grid_path"] is None
     assert record["data"] == {"name": "calib", "images": 32} and str(tmp_path) not in path.read_text()
     assert record["kimg"] == 0.064 and record["images_shown"] == 64 and record["steps"] == 8
     assert record["config"] == json.loads(cfg.to_json()) and record["changes"] == {"g_lr": 2e-4}
     assert record["evaluation"]["n"] == 8 and record["evaluation"]["generator"] == "ema"
     assert record["evaluation"]["kid"] == lab.evaluate(s.runs_root / "lr-2e-4", images, 8)["kid"]
+    small = lab.evaluate(s.runs_root / "lr-2e-4", images, 4, seed=1)  # the seeds' by-eye size, other latents
+    assert record["small"]["n"] == 4 and record["small"]["GQ"] == small["GQ"] and record["small"]["seed"] == 1
+    assert record["judge"] == record["evaluation"]["judge"] == records.JUDGE_VERSION and "raw" not in record
     assert record["machine"]["img_per_s"] > 0 and "cpu" in record["machine"]
     assert len(record["curves"]["g_loss"]) == record["epochs"] == 2
     assert Image.open(s.results / "lr-2e-4.png").size == (64, 64)  # 16 faces of 16x16
@@ -60,6 +65,45 @@ def test_a_notebook_whose_records_exist_trains_nothing_and_a_change_invalidates_
         runs_dir.rmdir()
 
 
+def test_a_sibling_notebooks_record_of_the_same_run_is_reused(tmp_path, capsys):
+    first, images, cfg = settings(tmp_path), blob_images(32), tiny_config(epochs=50, ema_decay=0.9)
+    made = lab.run_recorded(first, "fast", cfg, images, images, raw=True)
+    second = settings(tmp_path, runs_root=tmp_path / "runs" / "02_nb", results=tmp_path / "results" / "02_nb")
+    capsys.readouterr()
+    assert lab.run_recorded(second, "fast", cfg, images, images, raw=True) == made
+    assert "from 01_nb's record" in capsys.readouterr().out and not (second.runs_root / "fast").exists()
+    assert lab.run_recorded(second, "fast", cfg, images, images) == made  # a raw evaluation asked for or not
+    other = lab.run_recorded(second, "fast", cfg.replace(g_lr=1e-3), images, images, raw=True)
+    assert other["notebook"] == "02_nb" and (second.runs_root / "fast").exists()  # another config: trained
+
+
+def test_a_record_without_the_raw_evaluation_asked_for_is_judged_again(tmp_path):
+    s, images, cfg = settings(tmp_path), blob_images(32), tiny_config(epochs=50, ema_decay=0.9)
+    plain = lab.run_recorded(s, "fast", cfg, images, images)
+    assert "raw" not in plain and not records.matches(plain, cfg, s.kimg, plain["data"], s.n_eval, raw=True)
+    with_raw = lab.run_recorded(s, "fast", cfg, images, images, raw=True)
+    assert with_raw["raw"]["generator"] == "raw" and with_raw["evaluation"] == plain["evaluation"]
+    assert with_raw["steps"] == plain["steps"]  # judged again, not trained again
+    assert records.load(s.results, "fast")["raw_grid_path"].endswith("fast.raw.png")
+
+
+def test_the_readme_table_is_written_from_the_records(tmp_path):
+    s, images = settings(tmp_path), blob_images(32)
+    made = [lab.run_recorded(s, name, tiny_config(epochs=50, g_lr=lr), images, images)
+            for name, lr in (("slow", 1e-5), ("quick", 2e-3))]
+    text = f"intro\n{records.BEGIN}\nold rows\n{records.END}\nrest\n"
+    readme = tmp_path / "README.md"
+    readme.write_text(text)
+    assert records.main([str(readme), str(s.results.parent)]) == 0
+    new = readme.read_text()
+    assert new.startswith(f"intro\n{records.BEGIN}\n| notebook |") and new.endswith(f"{records.END}\nrest\n")
+    assert "old rows" not in new
+    for record in made:
+        row = next(line for line in new.splitlines() if f"| {record['run']} |" in line)
+        assert f"{record['evaluation']['kid']:.4f} ± {record['evaluation']['kid_std']:.4f}" in row
+    assert records.main([str(tmp_path / "missing.md")]) == 2 and records.main([]) == 2
+
+
 def test_fast_runs_write_no_record(tmp_path, monkeypatch):
     monkeypatch.setenv("ANIMEGAN_FAST", "1")
     monkeypatch.setenv("ANIMEGAN_RUNS", str(tmp_path / "runs"))
@@ -69,6 +113,7 @@ def test_fast_runs_write_no_record(tmp_path, monkeypatch):
     images = blob_images(16)
     record = lab.run_recorded(dataclasses.replace(s, data="synthetic:16"), "a", tiny_config(epochs=50), images, images)
     assert record["kimg"] == 0.256 and not (tmp_path / "results").exists()
+    assert record == records.load(tmp_path / "runs" / "fast" / "01_nb" / "a", "a")  # kept in the run folder
     monkeypatch.delenv("ANIMEGAN_FAST")
     assert lab.settings("01_nb", kimg=200).results == tmp_path / "results" / "01_nb"
     monkeypatch.setenv("ANIMEGAN_KIMG", "50")
@@ -116,3 +161,22 @@ def test_the_plan_measures_this_machine_and_counts_recorded_runs_as_free(tmp_pat
     assert speed > 0 and table.loc["new", "training hours"] == pytest.approx(1000 / speed / 3600, abs=0.01)
     assert table.loc["total", "training hours"] == pytest.approx(table.loc["new", "training hours"], abs=0.01)
     assert not (s.runs_root / "new").exists()  # measuring trains nothing the notebook keeps
+
+
+def test_plots_draw_records_against_kimg_with_their_grids(tmp_path):
+    from animegan_tf import plots
+
+    s, images = settings(tmp_path, kimg=0.128), blob_images(32)
+    found = [lab.run_recorded(s, name, tiny_config(epochs=50, g_lr=lr), images, images)
+             for name, lr in (("a", 1e-4), ("b", 2e-3))]
+    fig = plots.loss_panels(found)
+    assert fig.axes[0].get_xlabel() == "kimg" and fig.axes[0].get_title() == "a"
+    x = fig.axes[0].lines[0].get_xdata()
+    assert list(x) == found[0]["curves"]["kimg"] and x[-1] == pytest.approx(0.128)
+    assert [list(line.get_ydata()) for line in fig.axes[0].lines] == [
+        found[0]["curves"][k] for k in ("g_loss", "d_real_loss", "d_fake_loss")]
+    assert len(plots.overlaid_losses(found).axes[0].lines) == 2
+    grids = plots.sample_grids(found)
+    assert [ax.get_title() for ax in grids.axes] == ["a\n0.128 kimg", "b\n0.128 kimg"]
+    shown = grids.axes[0].images[0].get_array()
+    np.testing.assert_array_equal(np.asarray(shown), np.asarray(Image.open(found[0]["grid_path"])))
