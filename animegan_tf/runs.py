@@ -68,8 +68,20 @@ def export_pretrained(run_dir: Path, out_dir: Path, made: dict) -> Path:
         raise FileNotFoundError(f"run folder has no {FINAL_GENERATOR} (it is written when training ends): {run_dir}")
     for name in ("config.json", FINAL_GENERATOR):
         atomic_write_bytes(out_dir / name, (run_dir / name).read_bytes())
-    atomic_write_bytes(out_dir / "made.json", (json.dumps(made, indent=1) + "\n").encode())
+    atomic_write_bytes(out_dir / MADE, (json.dumps(made, indent=1) + "\n").encode())
     return out_dir
+
+
+MADE = "made.json"
+
+
+def read_made(run_dir: Path) -> dict | None:
+    """A shipped generator's made.json (how it was trained and scored); None for an ordinary run folder."""
+    path = Path(run_dir) / MADE
+    try:
+        return json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None
 
 
 def write_config(run_dir: Path, cfg: GANConfig) -> None:

@@ -27,6 +27,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 import numpy as np  # noqa: E402
 
 from animegan_tf import runs  # noqa: E402
+from animegan_tf.records import cpu_name  # noqa: E402
 from animegan_tf.config import ConfigError, apply_overrides, preset  # noqa: E402
 from animegan_tf.data import DataError, ingest  # noqa: E402
 from animegan_tf.files import image_grid, save_png  # noqa: E402
@@ -38,17 +39,6 @@ from animegan_tf.training import train  # noqa: E402
 def parse_system(spec: str, seed: int):
     name, *overrides = spec.split("+")
     return apply_overrides(preset(name), overrides).replace(seed=seed)
-
-
-def cpu_name() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                flags = Path("/proc/cpuinfo").read_text()
-                return line.split(":", 1)[1].strip() + (" (avx512_bf16)" if "avx512_bf16" in flags else "")
-    except OSError:
-        pass
-    return "unknown CPU"
 
 
 def print_table(path: Path) -> int:

@@ -44,7 +44,11 @@ def test_sample_and_serve_reach_it(tmp_path, capsys):
     assert usage.value.code == 2
 
     client = create_app(runs.PRETRAINED_DIR).test_client()
-    assert "fast" in [r["name"] for r in client.get("/api/runs").get_json()["runs"]]
+    summary = next(r for r in client.get("/api/runs").get_json()["runs"] if r["name"] == "fast")
+    made = runs.read_made(runs.pretrained_run("fast"))  # the page says how the shipped generator was made
+    assert summary["made"]["kimg"] == made["images_shown"] / 1000 and summary["epochs_done"] == made["epoch"]
+    assert summary["fid"] == round(made["scored"]["fid"], 1) and summary["judge"] == made["scored"]["judge"]
+    assert summary["made"]["data"] == "anime_faces_calib + anime_faces_more"
     response = client.get("/api/generate", query_string={"run": "fast", "n": 1, "seed": 3})
     assert response.status_code == 200
     face = np.asarray(Image.open(io.BytesIO(response.data)))

@@ -467,6 +467,48 @@ def test_page_in_a_real_browser(browser, served, tmp_path):
         np.testing.assert_array_equal(png_array(base64.b64decode(end.split(",", 1)[1])), png_array(response.read()))
     assert browser.find_element(By.ID, "status").text == ""  # no error shown
 
+
+
+@pytest.fixture()
+def served_pretrained(tmp_path):
+    """`serve --pretrained --port 0`: the generator that ships with the package, as a fresh clone serves it."""
+    with open(tmp_path / "stderr.txt", "w") as stderr:
+        proc = subprocess.Popen([sys.executable, "-m", "animegan_tf", "serve", "--pretrained", "--port", "0"],
+                                stdout=subprocess.PIPE, stderr=stderr, text=True)
+    try:
+        line = _first_line(proc, timeout=180)
+        assert "http://127.0.0.1:" in line, (line, (tmp_path / "stderr.txt").read_text())
+        yield "http://" + line.split("http://", 1)[1].split()[0]
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+
+
+def test_the_pretrained_page_opens_with_faces(browser, served_pretrained, tmp_path):
+    """A fresh clone's page: the shipped generator's summary and a first grid of its faces, drawn unasked."""
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    wait = WebDriverWait(browser, 120)
+    browser.get(served_pretrained)
+    wait.until(lambda d: d.find_element(By.ID, "run").get_attribute("value") == "fast")
+    summary = browser.find_element(By.ID, "summary").text
+    assert "2000 kimg on anime_faces_calib + anime_faces_more" in summary and "FID 68.8" in summary
+    first = int(browser.find_element(By.ID, "n").get_attribute("value"))
+
+    def faces_decoded(driver):
+        faces = driver.find_elements(By.CSS_SELECTOR, "#faces img")
+        done = len(faces) == first and all(driver.execute_script("return arguments[0].complete", f) for f in faces)
+        return faces if done else False
+
+    faces = wait.until(faces_decoded)
+    pixels = [png_array(base64.b64decode(browser.execute_script(CANVAS_PIXELS, face).split(",", 1)[1]))
+              for face in faces]
+    assert all(p.shape == (64, 64, 3) and p.std() > 20 for p in pixels)  # drawn faces, not a flat grey
+    assert len({p.tobytes() for p in pixels}) == first  # each face its own
+    assert browser.find_element(By.ID, "status").text == ""
+    wait.until(lambda d: d.execute_script("return arguments[0].complete && arguments[0].naturalWidth === 64",
+                                          d.find_element(By.ID, "walk")))
     shot = tmp_path / "serve.png"
     browser.save_screenshot(str(shot))
     assert Image.open(shot).size[0] > 0

@@ -229,6 +229,18 @@ def run_summary(run_dir: Path) -> dict:
     summary.update(name=run_dir.name, image_size=cfg.image_size, latent_dim=cfg.latent_dim, loss=cfg.loss,
                    averaged=bool(cfg.ema_decay), ema_decay=cfg.ema_decay, metrics_epoch=latest.get("epoch"),
                    judge_current=JUDGE_VERSION, best=None)
+    made = runs.read_made(run_dir)
+    if made:  # a shipped generator: no checkpoint or history, its training and scores are in made.json
+        scored = made.get("scored", {})
+        shown = made.get("images_shown", scored.get("images_shown"))
+        for key, digits in (("fid", 1), ("kid", 4), ("gq_pct", 1), ("dq_pct", 1), ("pq_pct", 1), ("judge", 0)):
+            value = _finite(scored.get(key))
+            summary[key] = None if value is None else (int(value) if not digits else round(value, digits))
+        summary.update(epochs_done=made.get("epoch"), kimg=None if shown is None else shown / 1000,
+                       metrics_epoch=made.get("epoch"))
+        summary["made"] = {"kimg": summary["kimg"], "faces": scored.get("faces"), "date": scored.get("date"),
+                           "data": " + ".join(Path(part).name for part in str(made.get("data", "")).split(",") if part),
+                           "n": scored.get("n")}
     best = runs.read_meta(run_dir / runs.BEST_CHECKPOINT)
     if best:
         shown = best.get("images_shown")
