@@ -200,7 +200,8 @@ def steadiness(record: dict) -> float | None:
 def plan(s: Settings, configs: dict[str, GANConfig], images: np.ndarray, steps: int = 8):
     """What the notebook's runs will cost on this machine: each config's img/s (the lab's own `train`, `steps`
     steps after a first epoch of as many that traces the graph, on the first images) and the hours its budget of
-    `s.kimg` takes at that speed; runs whose record matches cost nothing. Returns a DataFrame with a total row."""
+    `s.kimg` takes at that speed; runs whose record matches, or whose run folder here is finished, cost nothing.
+    Returns a DataFrame with a total row."""
     import tempfile
 
     import pandas as pd
@@ -210,6 +211,11 @@ def plan(s: Settings, configs: dict[str, GANConfig], images: np.ndarray, steps: 
     for name, cfg in configs.items():
         if s.results and records.find(s.results, name, cfg, s.kimg, data, s.n_eval, s.n_small):
             rows.append({"run": name, "img/s": None, "s/kimg": None, "training hours": 0.0, "source": "record"})
+            continue
+        meta = runs.checkpoint_meta(s.runs_root / name)
+        if meta and (_finished(meta, cfg, len(images), s.kimg) or _spent(meta, s.cpu_minutes)):
+            rows.append({"run": name, "img/s": None, "s/kimg": None, "training hours": 0.0,
+                         "source": "trained here (to judge)"})
             continue
         with tempfile.TemporaryDirectory() as folder, warnings.catch_warnings():
             warnings.simplefilter("ignore", UserWarning)
@@ -278,7 +284,8 @@ def describe(s: Settings, images: np.ndarray, reference: np.ndarray) -> str:
         budget = f"{s.cpu_minutes:g} CPU-minutes of training per run (the seed's epochs stay the cap)"
     else:
         budget = "the seed's epochs"
-    return (f"data: {s.data} ({len(images):,} images of {images.shape[1]}x{images.shape[2]}); reference: "
+    data = records.data_id(s.data, len(images))["name"]  # the folder's name, not this machine's path
+    return (f"data: {data} ({len(images):,} images of {images.shape[1]}x{images.shape[2]}); reference: "
             f"{len(reference):,} images of the same data; budget: {budget}; judged: {s.n_eval:,} samples per run; "
             f"device: {s.device}")
 

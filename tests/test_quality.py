@@ -62,6 +62,8 @@ def test_widget_clicks_and_keys_save_labels(tmp_path):
     assert json.loads((tmp_path / "labels.json").read_text())["labels"] == {"0": "GQ", "2": "DQ"}
     reopened = quality.label(None, tmp_path)
     assert [b.value for b in reopened.label_buttons] == ["GQ", None, "DQ", None, None]
+    status = reopened.children[0].value  # names the run folder, not this machine's path (notebook outputs)
+    assert status.endswith(f"saved to {tmp_path.name}/labels.json") and str(tmp_path.parent) not in status
 
 
 def test_manifold_membership_with_known_geometry():

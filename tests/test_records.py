@@ -161,6 +161,9 @@ def test_the_plan_measures_this_machine_and_counts_recorded_runs_as_free(tmp_pat
     assert speed > 0 and table.loc["new", "training hours"] == pytest.approx(1000 / speed / 3600, abs=0.01)
     assert table.loc["total", "training hours"] == pytest.approx(table.loc["new", "training hours"], abs=0.01)
     assert not (s.runs_root / "new").exists()  # measuring trains nothing the notebook keeps
+    lab.run(new, s.data, s.runs_root / "new", images=images, kimg=1.0)  # trained here, not yet judged
+    again = lab.plan(s, {"kept": recorded, "new": new}, images, steps=2)
+    assert again.loc["new", "source"] == "trained here (to judge)" and again.loc["total", "training hours"] == 0.0
 
 
 def test_plots_draw_records_against_kimg_with_their_grids(tmp_path):
@@ -180,3 +183,10 @@ def test_plots_draw_records_against_kimg_with_their_grids(tmp_path):
     assert [ax.get_title() for ax in grids.axes] == ["a\n0.128 kimg", "b\n0.128 kimg"]
     shown = grids.axes[0].images[0].get_array()
     np.testing.assert_array_equal(np.asarray(shown), np.asarray(Image.open(found[0]["grid_path"])))
+
+
+def test_the_set_up_line_names_the_data_and_the_budget_without_a_machine_path(tmp_path):
+    s, images = settings(tmp_path), blob_images(32)
+    line = lab.describe(s, images, images[:8])
+    assert line.startswith("data: calib (32 images of ") and str(tmp_path) not in line
+    assert "budget: 0.064 kimg" in line and "judged: 8 samples per run" in line

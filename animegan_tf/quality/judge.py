@@ -203,8 +203,9 @@ def label(images=None, run_dir=".", columns: int = 5, scale: int = 2):
 
     def refresh_status():
         counts = {c: sum(v == c for v in store.labels.values()) for c in CLASSES}
+        where = f"{store.dir.name}/{store.path.name}"  # the run folder's name: no machine path in outputs
         status.value = (f"<b>{len(store.labels)} / {len(store.images)}</b> labelled — "
-                        + ", ".join(f"{c}: {counts[c]}" for c in CLASSES) + f" — saved to {store.dir.name}/{store.path.name}")
+                        + ", ".join(f"{c}: {counts[c]}" for c in CLASSES) + f" — saved to {where}")
 
     def on_change(index):
         def handler(change):
