@@ -238,8 +238,8 @@ PRESETS: dict[str, dict] = {
     # D's input layer has BatchNorm too, as in seed 001's tables; PyTorch's example and the paper leave that one
     # out (d_bn_input=False).
     "dcgan": {},
-    # The first CPU recipe (BENCHMARKS.md, "A CPU recipe"; `fast` until 2026-11-30, the recipe of the notebooks'
-    # committed outputs and the README's 20-minute figures): the dcgan architecture at half width, batch 64, no
+    # The first CPU recipe (BENCHMARKS.md, "A CPU recipe"; `fast` until 2026-11-30, the recipe of the README's
+    # 20-minute figures; a lever of notebook 03): the dcgan architecture at half width, batch 64, no
     # BatchNorm on the discriminator's input layer (as in the DCGAN paper and PyTorch's example; with it, this
     # width collapsed to noise), and an averaged generator whose half-life ramps up with the images seen.
     "fast-v1": dict(
