@@ -20,7 +20,7 @@ setup: $(STAMP)
 
 # The main job: the CPU recipe (preset fast) on the embedded procedural anime faces (no account, no network) for
 # 49 kimg (49,152 images shown = 12 epochs of the 4,096 faces), then the judge's GQ/DQ/PQ (and KID/FID) of 200
-# samples and 64 faces from its averaged generator. 3 min 38 s on this 2-core CPU (2026-11-28, then with fast-v1), set-up excluded; not re-timed with the new fast.
+# samples and 64 faces from its averaged generator. 3 min 4 s on this 2-core CPU (2026-12-01), set-up excluded.
 DEMO_DATA ?= synthetic:4096
 DEMO_KIMG ?= 49.152
 demo: setup

@@ -26,10 +26,11 @@ import time
 from pathlib import Path
 
 import numpy as np
+from PIL import Image
 
 from . import runs
 from .config import GANConfig
-from .files import atomic_write_bytes, save_png
+from .files import atomic_write_bytes, grid_tiles, save_png
 from .quality.judge import JUDGE_VERSION
 
 RECORD_FORMAT = 1
@@ -127,6 +128,36 @@ def _stem(name: str) -> str:
 
 PATHS = ("grid_path", "raw_grid_path")  # added when a record is read, never written
 
+# A grid's shape spread: each of its 16 faces in luminance, standardised (zero mean, unit std: colour and contrast
+# drop out), then the standard deviation across the faces, averaged over pixels. 0 = the same face shape in every
+# cell. Measured 2026-12-01: 16 random real calib faces 0.75-0.82; notebook 01's collapsed scenario-1 runs (one face
+# in every cell) 0.05-0.08; 02's figure 1 (a few faces in many colours) 0.30; runs of varied faces 0.50-0.74.
+COLLAPSED, PARTLY_COLLAPSED = 0.15, 0.4
+LUMA = np.array([0.299, 0.587, 0.114])
+
+
+def spread(record: dict, faces: int = 16, side: int = 64) -> float | None:
+    """The shape spread of a record's grid (None without one): how different its 16 faces' shapes are."""
+    if not record.get("grid_path"):
+        return None
+    grid = np.asarray(Image.open(record["grid_path"]).convert("RGB"))
+    luma = grid_tiles(grid, faces, side, int(np.ceil(np.sqrt(faces)))).astype(np.float64) @ LUMA
+    luma = (luma - luma.mean(axis=(1, 2), keepdims=True)) / (luma.std(axis=(1, 2), keepdims=True) + 1e-6)
+    return round(float(luma.std(axis=0).mean()), 3)
+
+
+def grid_state(record: dict) -> str | None:
+    """"collapsed" (one face shape in every cell), "partly collapsed" (a few shapes) or "varied", by the shape
+    spread of the record's grid; None without a grid."""
+    value = spread(record)
+    if value is None:
+        return None
+    return "collapsed" if value < COLLAPSED else "partly collapsed" if value < PARTLY_COLLAPSED else "varied"
+
+
+def collapsed(record: dict) -> bool:
+    return grid_state(record) == "collapsed"
+
 
 def save(folder: Path, record: dict, grid: np.ndarray | None = None, raw_grid: np.ndarray | None = None) -> Path:
     """Write `<run>.json` (and `<run>.png`, `<run>.raw.png`) in `folder`, each atomically; returns the JSON's
@@ -200,16 +231,18 @@ def markdown_table(found: list[dict]) -> str:
     """The README's results table: one row per record, by notebook and KID, every figure from the record."""
     if not found:
         return "No records yet: run notebooks 01-03 (not FAST) to make them.\n"
-    lines = ["| notebook | run | kimg | KID ± std | FID | GQ / DQ / PQ % (judge) | img/s (CPU or device) | date |",
-             "|---|---|---|---|---|---|---|---|"]
+    lines = ["| notebook | run | kimg | KID ± std | FID | GQ / DQ / PQ % (judge) | grid shape spread | img/s (CPU or device) "
+             "| date |", "|---|---|---|---|---|---|---|---|---|"]
     for r in sorted(found, key=lambda r: (r["notebook"], r["evaluation"]["kid"])):
         e, m = r["evaluation"], r["machine"]
         fid = "–" if e.get("fid") is None else f"{e['fid']:.1f}"
         speed = f"{m['img_per_s']:.0f}" if m.get("img_per_s") else "–"
         where = m["cpu"] if m["device"] == "CPU" else m["device"]
+        value, state = spread(r), grid_state(r)
+        shown = "–" if value is None else f"{value:.2f}" + ("" if state == "varied" else f" ({state})")
         lines.append(f"| {r['notebook']} | {r['run']} | {r['kimg']:g} | {e['kid']:.4f} ± {e['kid_std']:.4f} | "
                      f"{fid} | {e['gq_pct']:.1f} / {e['dq_pct']:.1f} / {e['pq_pct']:.1f} (v{r['judge']}) | "
-                     f"{speed} ({where}) | {r['date']} |")
+                     f"{shown} | {speed} ({where}) | {r['date']} |")
     return "\n".join(lines) + "\n"
 
 

@@ -7,6 +7,7 @@ gives medians over repeats and the ratio fit / bare.
   python benchmarks/train_throughput.py                       # float32, batch 128, XLA per Keras' "auto"
   python benchmarks/train_throughput.py --precision mixed_bfloat16 --repeats 7
   python benchmarks/train_throughput.py --compare-precisions  # float32 vs mixed_bfloat16 vs mixed_float16 (fit)
+  python benchmarks/train_throughput.py --preset fast --batch 64 --compare-precisions   # the CPU recipe
   python benchmarks/train_throughput.py --compare-xla          # fit with XLA off vs on
   python benchmarks/train_throughput.py --torch-python .venv-torch/bin/python   # + the PyTorch peer, NCHW and
                                                                  # channels_last (make bench-torch-env makes it)
@@ -34,6 +35,7 @@ import tensorflow as tf  # noqa: E402
 from animegan_tf.config import preset  # noqa: E402
 from animegan_tf.data import make_dataset  # noqa: E402
 from animegan_tf.precision import resolve_precision  # noqa: E402
+from animegan_tf.records import cpu_name  # noqa: E402
 from animegan_tf.sampling import build_gan  # noqa: E402
 
 
@@ -162,6 +164,7 @@ def interleave(timers, steps, batch, repeats):
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--preset", default="dcgan", help="the config timed (default dcgan; fast = the CPU recipe)")
     ap.add_argument("--batch", type=int, default=128)
     ap.add_argument("--steps", type=int, default=20, help="steps per timed run")
     ap.add_argument("--repeats", type=int, default=5)
@@ -174,7 +177,7 @@ def main():
     args = ap.parse_args()
 
     images = fake_data(args.batch * 8)
-    base = preset("dcgan").replace(batch_size=args.batch, precision=args.precision, jit_compile=args.xla)
+    base = preset(args.preset).replace(batch_size=args.batch, precision=args.precision, jit_compile=args.xla)
     gpu = tf.config.list_physical_devices("GPU")
     if args.compare_precisions:
         timers = [Timer(p, make_fit_runner(base.replace(precision=p), images))
@@ -191,7 +194,7 @@ def main():
     report = {
         "date": time.strftime("%Y-%m-%d"),
         "device": tf.config.experimental.get_device_details(gpu[0]).get("device_name", "GPU") if gpu
-        else platform.processor() or platform.machine(),
+        else cpu_name() or platform.processor() or platform.machine(), "preset": args.preset,
         "cpus": os.cpu_count(), "tensorflow": tf.__version__, "batch": args.batch, "steps": args.steps,
         "repeats": args.repeats, "precision": resolve_precision(base, warn=False), "xla": args.xla,
         "results": results,
@@ -202,7 +205,8 @@ def main():
         for name in names:
             results[name]["ratio"] = round(results[name]["median_img_s"] / ref, 3)
     for name, r in results.items():
-        print(f"{name:16s} median {r['median_img_s']:8.1f} img/s  ratio {r.get('ratio', 1):.3f}  runs {r['runs']}")
+        print(f"{name:16s} median {r['median_img_s']:8.1f} img/s ({1000 / r['median_img_s']:6.2f} s/kimg)  "
+              f"ratio {r.get('ratio', 1):.3f}  runs {r['runs']}")
     for name in (n for n in names if n.startswith("pytorch")):
         ratio = results["fit"]["median_img_s"] / results[name]["median_img_s"]
         report[f"fit_over_{name}"] = round(ratio, 3)

@@ -190,3 +190,26 @@ def test_the_set_up_line_names_the_data_and_the_budget_without_a_machine_path(tm
     line = lab.describe(s, images, images[:8])
     assert line.startswith("data: calib (32 images of ") and str(tmp_path) not in line
     assert "budget: 0.064 kimg" in line and "judged: 8 samples per run" in line
+
+
+def test_a_grid_of_one_repeated_face_is_called_collapsed_and_a_varied_one_is_not(tmp_path):
+    from animegan_tf.files import image_grid
+
+    rng = np.random.default_rng(0)
+    faces = rng.integers(0, 256, (16, 64, 64, 3), dtype=np.uint8)
+    tinted = (np.repeat(faces[:1].astype(np.float64), 16, axis=0) * rng.uniform(0.3, 0.7, (16, 1, 1, 1))
+              + rng.uniform(0, 70, (16, 1, 1, 1)))  # each cell brighter or darker, more or less contrast
+    two = np.concatenate([np.repeat(faces[:1], 14, axis=0), np.repeat(faces[1:2], 2, axis=0)])  # one face, twice another
+    for name, grid in (("varied", faces), ("tinted", tinted.astype(np.uint8)), ("two", two)):
+        records.save(tmp_path, {"run": name, "format": records.RECORD_FORMAT}, image_grid(grid))
+    varied, tinted, two = (records.load(tmp_path, name) for name in ("varied", "tinted", "two"))
+    luma = faces.astype(np.float64) @ records.LUMA
+    luma = (luma - luma.mean(axis=(1, 2), keepdims=True)) / luma.std(axis=(1, 2), keepdims=True)
+    assert records.spread(varied) == pytest.approx(luma.std(axis=0).mean(), abs=1e-3)
+    assert records.grid_state(varied) == "varied"
+    assert records.spread(tinted) < 0.1 and records.collapsed(tinted)  # one face, lit differently: one shape
+    assert records.grid_state(two) == "partly collapsed" and not records.collapsed(two)
+    assert records.spread({"run": "x"}) is None and records.grid_state({"run": "x"}) is None
+    line = lab.collapsed_runs({"varied": varied, "tinted": tinted, "two": two})
+    assert line.startswith("collapsed: tinted (0.0") and "partly collapsed: two (" in line
+    assert lab.collapsed_runs({"varied": varied}).startswith("collapsed: none; partly collapsed: none")
