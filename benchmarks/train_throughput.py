@@ -7,7 +7,8 @@ gives medians over repeats and the ratio fit / bare.
   python benchmarks/train_throughput.py                       # float32, batch 128, XLA per Keras' "auto"
   python benchmarks/train_throughput.py --precision mixed_bfloat16 --repeats 7
   python benchmarks/train_throughput.py --compare-precisions  # float32 vs mixed_bfloat16 vs mixed_float16 (fit)
-  python benchmarks/train_throughput.py --preset fast --batch 64 --compare-precisions   # the CPU recipe
+  python benchmarks/train_throughput.py --preset fast --batch 64 --compare-precisions \
+      --precisions float32 mixed_bfloat16                                  # the CPU recipe on a bf16 CPU
   python benchmarks/train_throughput.py --compare-xla          # fit with XLA off vs on
   python benchmarks/train_throughput.py --torch-python .venv-torch/bin/python   # + the PyTorch peer, NCHW and
                                                                  # channels_last (make bench-torch-env makes it)
@@ -171,6 +172,8 @@ def main():
     ap.add_argument("--precision", default="float32")
     ap.add_argument("--xla", choices=("auto", "on", "off"), default="auto")
     ap.add_argument("--compare-precisions", action="store_true")
+    ap.add_argument("--precisions", nargs="+", default=["float32", "mixed_bfloat16", "mixed_float16"],
+                    help="the precisions --compare-precisions times (float32 first: the ratios are against it)")
     ap.add_argument("--compare-xla", action="store_true")
     ap.add_argument("--torch-python", default=None,
                     help="python of an environment with torch: adds the PyTorch peer (NCHW and channels_last)")
@@ -181,7 +184,7 @@ def main():
     gpu = tf.config.list_physical_devices("GPU")
     if args.compare_precisions:
         timers = [Timer(p, make_fit_runner(base.replace(precision=p), images))
-                  for p in ("float32", "mixed_bfloat16", "mixed_float16")]
+                  for p in args.precisions]
     elif args.compare_xla:
         timers = [Timer(f"xla_{x}", make_fit_runner(base.replace(jit_compile=x), images)) for x in ("off", "on")]
     else:
