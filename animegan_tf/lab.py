@@ -10,7 +10,7 @@ Environment switches (read once, at the top of every notebook):
   ANIMEGAN_SAMPLES=N   samples judged per run for the trusted tally and KID (default 1,000; FAST 40)
   ANIMEGAN_KIMG=K      each run's budget in thousands of real images shown to D (replaces the notebook's own)
   ANIMEGAN_RESULTS=DIR where finished runs' records go (default: the checkout's notebooks/results/); FAST runs
-                       never write records
+                       never write there
 """
 
 from __future__ import annotations
@@ -148,7 +148,7 @@ def run_recorded(s: Settings, name: str, cfg: GANConfig, reference: np.ndarray, 
     (seed 1, the seeds' by-eye size), with `raw=True` the raw generator too, and write the record with its
     16-face grids. Returns the record (`records.load`: with its pictures' paths), or None while the run is
     unfinished (ANIMEGAN_MINUTES stopped it: the next call continues it). FAST runs keep their record in the run
-    folder, never in the results."""
+    folder's record/, never in the results."""
     data = records.data_id(s.data, len(images))
     raw = raw and cfg.ema_decay > 0
     if s.results:
@@ -168,7 +168,7 @@ def run_recorded(s: Settings, name: str, cfg: GANConfig, reference: np.ndarray, 
     record = records.make(s.runs_root.name, name, cfg, changes or {}, s.kimg, data, run_dir, evaluation, s.device,
                           small=small, raw=raw_evaluation)
     grids = [image_grid(generate(load_generator(run_dir, ema=ema), 16, seed=0)) for ema in (True, False)[: 1 + raw]]
-    folder = s.results or run_dir
+    folder = s.results or run_dir / "record"  # FAST: beside the run, never among the committed results
     records.save(folder, record, *grids)
     return records.load(folder, name)
 
@@ -186,8 +186,8 @@ def run_all(s: Settings, configs: dict[str, GANConfig], reference: np.ndarray, i
                for name, cfg in configs.items()}
     left = [name for name, record in results.items() if record is None]
     if left:
-        raise Unfinished(f"not finished yet: {', '.join(left)} (ANIMEGAN_MINUTES={s.minutes:g}); run the notebook "
-                         f"again to continue them")
+        limit = f" (ANIMEGAN_MINUTES={s.minutes:g})" if s.minutes else ""
+        raise Unfinished(f"not finished yet: {', '.join(left)}{limit}; run the notebook again to continue them")
     return results
 
 
@@ -215,10 +215,11 @@ def steadiness(record: dict) -> float | None:
     return round(float(np.std(np.diff(g_loss))), 4) if len(g_loss) > 2 else None
 
 
-def plan(s: Settings, configs: dict[str, GANConfig], images: np.ndarray, steps: int = 8):
+def plan(s: Settings, configs: dict[str, GANConfig], images: np.ndarray, steps: int = 8, raw=()):
     """What the notebook's runs will cost on this machine: each config's img/s (the lab's own `train`, `steps`
     steps after a first epoch of as many that traces the graph, on the first images) and the hours its budget of
-    `s.kimg` takes at that speed; runs whose record matches, or whose run folder here is finished, cost nothing.
+    `s.kimg` takes at that speed; runs whose record matches (with the raw-generator evaluation for the runs named
+    in `raw`, as `run_all` asks), or whose run folder here is finished, cost nothing.
     Returns a DataFrame with a total row."""
     import tempfile
 
@@ -227,7 +228,8 @@ def plan(s: Settings, configs: dict[str, GANConfig], images: np.ndarray, steps: 
     data = records.data_id(s.data, len(images))
     rows = []
     for name, cfg in configs.items():
-        if s.results and records.find(s.results, name, cfg, s.kimg, data, s.n_eval, s.n_small):
+        if s.results and records.find(s.results, name, cfg, s.kimg, data, s.n_eval, s.n_small,
+                                      raw=name in raw and cfg.ema_decay > 0):
             rows.append({"run": name, "img/s": None, "s/kimg": None, "training hours": 0.0, "source": "record"})
             continue
         meta = runs.checkpoint_meta(s.runs_root / name)
@@ -374,14 +376,14 @@ CLAIMS_FILE = "claims.json"
 
 
 def save_claims(s: Settings, seed: str, rows: list[dict], budget: str | None = None):
-    """Keep a notebook's claims table beside its records (notebook 04 gathers them; FAST runs: in the runs
-    folder), with the budget its verdicts were reached at; returns it as a DataFrame."""
+    """Keep a notebook's claims table beside its records (notebook 04 gathers the committed ones; FAST runs keep
+    theirs in the runs folder), with the budget its verdicts were reached at; returns it as a DataFrame."""
     import pandas as pd
 
     rows = [{"seed": seed, **row, **({"budget": budget} if budget else {})} for row in rows]
     folder = s.results or s.runs_root
     folder.mkdir(parents=True, exist_ok=True)
-    atomic_write_bytes(folder / CLAIMS_FILE, (json.dumps(rows, indent=1) + "\n").encode())
+    atomic_write_bytes(folder / CLAIMS_FILE, (json.dumps(rows, indent=1, allow_nan=False) + "\n").encode())
     return pd.DataFrame(rows)
 
 

@@ -19,8 +19,7 @@ TALLY_COLOURS = {"GQ": "tab:green", "DQ": "tab:blue", "PQ": "tab:red"}  # seed 0
 def _view(run: dict) -> tuple[str, dict, str | None, str]:
     """(name, per-epoch curves, last grid picture, what the grid shows) of a loaded run or a record."""
     if "curves" in run:  # a record
-        kimg = run["kimg"] if run.get("kimg") is not None else run["images_shown"] / 1000
-        return run["run"], run["curves"], run.get("grid_path"), f"{kimg:g} kimg"
+        return run["run"], run["curves"], run.get("grid_path"), f"{run['images_shown'] / 1000:.3g} kimg"
     epoch = (run["checkpoint"] or {}).get("epoch", 0)
     return run["name"], run["history"], run["grid"], f"epoch {epoch}"
 

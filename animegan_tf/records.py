@@ -136,12 +136,14 @@ COLLAPSED, PARTLY_COLLAPSED = 0.15, 0.4
 LUMA = np.array([0.299, 0.587, 0.114])
 
 
-def spread(record: dict, faces: int = 16, side: int = 64) -> float | None:
-    """The shape spread of a record's grid (None without one): how different its 16 faces' shapes are."""
+def spread(record: dict, faces: int = 16) -> float | None:
+    """The shape spread of a record's grid of `faces` square faces (None without one): how different their shapes
+    are."""
     if not record.get("grid_path"):
         return None
     grid = np.asarray(Image.open(record["grid_path"]).convert("RGB"))
-    luma = grid_tiles(grid, faces, side, int(np.ceil(np.sqrt(faces)))).astype(np.float64) @ LUMA
+    cols = int(np.ceil(np.sqrt(faces)))
+    luma = grid_tiles(grid, faces, grid.shape[1] // cols, cols).astype(np.float64) @ LUMA
     luma = (luma - luma.mean(axis=(1, 2), keepdims=True)) / (luma.std(axis=(1, 2), keepdims=True) + 1e-6)
     return round(float(luma.std(axis=0).mean()), 3)
 
@@ -167,6 +169,8 @@ def save(folder: Path, record: dict, grid: np.ndarray | None = None, raw_grid: n
     for picture, suffix in ((grid, ".png"), (raw_grid, ".raw.png")):
         if picture is not None:
             save_png(picture, folder / f"{stem}{suffix}")
+        else:
+            (folder / f"{stem}{suffix}").unlink(missing_ok=True)  # no picture of an older record left beside it
     path = folder / f"{stem}.json"
     record = {k: v for k, v in record.items() if k not in PATHS}
     atomic_write_bytes(path, (json.dumps(record, indent=1, allow_nan=False) + "\n").encode())
@@ -202,7 +206,7 @@ def matches(record: dict | None, cfg: GANConfig, kimg: float | None, data: dict,
         and record.get("data") == data
         and record.get("evaluation", {}).get("n") == n
         and (n_small is None or record.get("small", {}).get("n") == n_small)
-        and (not raw or "raw" in record)
+        and (not raw or ("raw" in record and bool(record.get("raw_grid_path"))))
         and record.get("judge") == JUDGE_VERSION)
 
 
@@ -233,14 +237,17 @@ def markdown_table(found: list[dict]) -> str:
         return "No records yet: run notebooks 01-03 (not FAST) to make them.\n"
     lines = ["| notebook | run | kimg | KID ± std | FID | GQ / DQ / PQ % (judge) | grid shape spread | img/s (CPU or device) "
              "| date |", "|---|---|---|---|---|---|---|---|---|"]
-    for r in sorted(found, key=lambda r: (r["notebook"], r["evaluation"]["kid"])):
+    for r in sorted(found, key=lambda r: (r["notebook"], r["evaluation"].get("kid") is None,
+                                          r["evaluation"].get("kid") or 0.0)):
         e, m = r["evaluation"], r["machine"]
         fid = "–" if e.get("fid") is None else f"{e['fid']:.1f}"
+        kid = "–" if e.get("kid") is None else f"{e['kid']:.4f} ± {e['kid_std']:.4f}"
+        kimg = r["kimg"] if r.get("kimg") is not None else round(r["images_shown"] / 1000, 1)
         speed = f"{m['img_per_s']:.0f}" if m.get("img_per_s") else "–"
         where = m["cpu"] if m["device"] == "CPU" else m["device"]
         value, state = spread(r), grid_state(r)
         shown = "–" if value is None else f"{value:.2f}" + ("" if state == "varied" else f" ({state})")
-        lines.append(f"| {r['notebook']} | {r['run']} | {r['kimg']:g} | {e['kid']:.4f} ± {e['kid_std']:.4f} | "
+        lines.append(f"| {r['notebook']} | {r['run']} | {kimg:g} | {kid} | "
                      f"{fid} | {e['gq_pct']:.1f} / {e['dq_pct']:.1f} / {e['pq_pct']:.1f} (v{r['judge']}) | "
                      f"{shown} | {speed} ({where}) | {r['date']} |")
     return "\n".join(lines) + "\n"
@@ -266,12 +273,16 @@ def main(argv: list[str] | None = None) -> int:
     readme = Path(args[0])
     root = Path(args[1]) if len(args) > 1 else results_root()
     try:
-        text = readme_with_table(readme.read_text(), gather(root))
-    except (OSError, ValueError) as error:
-        print(f"error: {error}", file=sys.stderr)
+        text = readme.read_text()
+    except OSError as error:
+        print(f"error: cannot read {readme}: {error.strerror}", file=sys.stderr)
         return 2
-    atomic_write_bytes(readme, text.encode())
-    print(f"{readme.name}: results table from {len(gather(root))} records")
+    if BEGIN not in text or END not in text:
+        print(f"error: {readme} has no results block ({BEGIN} ... {END})", file=sys.stderr)
+        return 2
+    found = gather(root)
+    atomic_write_bytes(readme, readme_with_table(text, found).encode())
+    print(f"{readme.name}: results table from {len(found)} records")
     return 0
 
 

@@ -1,5 +1,6 @@
 """Notebook records in the repository: a finished run's record round-trips, is reused when it matches (nothing is
-trained), is invalidated by a changed config, data, budget or sample count, and FAST runs never write one."""
+trained), is invalidated by a changed config, data, budget or sample count, and FAST runs never write one among the
+committed results."""
 
 import dataclasses
 import json
@@ -104,6 +105,25 @@ def test_the_readme_table_is_written_from_the_records(tmp_path):
     assert records.main([str(tmp_path / "missing.md")]) == 2 and records.main([]) == 2
 
 
+def test_the_readme_table_takes_records_without_a_kimg_budget_or_a_finite_kid(tmp_path):
+    base = {"format": records.RECORD_FORMAT, "notebook": "01_nb", "kimg": None, "images_shown": 12345,
+            "judge": 2, "date": "2026-12-01", "machine": {"device": "CPU", "cpu": "a CPU", "img_per_s": None},
+            "evaluation": {"kid": None, "kid_std": None, "gq_pct": 1.0, "dq_pct": 2.0, "pq_pct": 97.0}}
+    finite = {**base, "run": "b", "evaluation": {**base["evaluation"], "kid": 0.5, "kid_std": 0.01}}
+    lines = records.markdown_table([{**base, "run": "a"}, finite]).splitlines()
+    assert lines[2].startswith("| 01_nb | b | 12.3 | 0.5000 ± 0.0100 |")  # a finite KID sorts first
+    assert lines[3].startswith("| 01_nb | a | 12.3 | – | – |")
+
+
+def test_a_record_saved_again_without_its_raw_grid_leaves_no_stale_picture(tmp_path):
+    grid = np.zeros((8, 8, 3), np.uint8)
+    record = {"run": "r", "format": records.RECORD_FORMAT, "raw": {"n": 1}}
+    records.save(tmp_path, record, grid, grid)
+    assert records.load(tmp_path, "r")["raw_grid_path"].endswith("r.raw.png")
+    records.save(tmp_path, {"run": "r", "format": records.RECORD_FORMAT}, grid)
+    assert not (tmp_path / "r.raw.png").exists() and records.load(tmp_path, "r")["raw_grid_path"] is None
+
+
 def test_fast_runs_write_no_record(tmp_path, monkeypatch):
     monkeypatch.setenv("ANIMEGAN_FAST", "1")
     monkeypatch.setenv("ANIMEGAN_RUNS", str(tmp_path / "runs"))
@@ -113,7 +133,7 @@ def test_fast_runs_write_no_record(tmp_path, monkeypatch):
     images = blob_images(16)
     record = lab.run_recorded(dataclasses.replace(s, data="synthetic:16"), "a", tiny_config(epochs=50), images, images)
     assert record["kimg"] == 0.256 and not (tmp_path / "results").exists()
-    assert record == records.load(tmp_path / "runs" / "fast" / "01_nb" / "a", "a")  # kept in the run folder
+    assert record == records.load(tmp_path / "runs" / "fast" / "01_nb" / "a" / "record", "a")  # beside the run
     monkeypatch.delenv("ANIMEGAN_FAST")
     assert lab.settings("01_nb", kimg=200).results == tmp_path / "results" / "01_nb"
     monkeypatch.setenv("ANIMEGAN_KIMG", "50")
@@ -153,7 +173,7 @@ def test_the_records_table_reads_gathered_records(tmp_path):
 
 def test_the_plan_measures_this_machine_and_counts_recorded_runs_as_free(tmp_path):
     s, images = settings(tmp_path, kimg=1.0), blob_images(32)
-    recorded, new = tiny_config(epochs=50), tiny_config(epochs=50, g_lr=1e-3)
+    recorded, new = tiny_config(epochs=50, ema_decay=0.9), tiny_config(epochs=50, g_lr=1e-3)
     lab.run_recorded(dataclasses.replace(s, kimg=1.0), "kept", recorded, images, images)
     table = lab.plan(s, {"kept": recorded, "new": new}, images, steps=2)
     assert table.loc["kept", "source"] == "record" and table.loc["kept", "training hours"] == 0.0
@@ -161,6 +181,8 @@ def test_the_plan_measures_this_machine_and_counts_recorded_runs_as_free(tmp_pat
     assert speed > 0 and table.loc["new", "training hours"] == pytest.approx(1000 / speed / 3600, abs=0.01)
     assert table.loc["total", "training hours"] == pytest.approx(table.loc["new", "training hours"], abs=0.01)
     assert not (s.runs_root / "new").exists()  # measuring trains nothing the notebook keeps
+    kept_raw = lab.plan(s, {"kept": recorded}, images, steps=2, raw=["kept"])  # its record lacks the raw evaluation
+    assert kept_raw.loc["kept", "source"] != "record"
     lab.run(new, s.data, s.runs_root / "new", images=images, kimg=1.0)  # trained here, not yet judged
     again = lab.plan(s, {"kept": recorded, "new": new}, images, steps=2)
     assert again.loc["new", "source"] == "trained here (to judge)" and again.loc["total", "training hours"] == 0.0
