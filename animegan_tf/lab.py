@@ -194,17 +194,18 @@ def run_all(s: Settings, configs: dict[str, GANConfig], reference: np.ndarray, i
 def grid_columns(table, results: dict[str, dict]):
     """Add each recorded run's grid shape spread (0: one face shape in every cell; 16 real faces: 0.75-0.82) and
     what it says (collapsed, partly collapsed, varied) to a table indexed by run name."""
-    table["shape spread"] = [records.spread(results[name]) for name in table.index]
-    table["grid"] = [records.grid_state(results[name]) for name in table.index]
+    spreads = [records.spread(results[name]) for name in table.index]
+    table["shape spread"] = spreads
+    table["grid"] = [records.grid_state(value) for value in spreads]
     return table
 
 
 def collapsed_runs(results: dict[str, dict]) -> str:
     """A conclusion line: which recorded runs collapsed, wholly or partly, by their grids' shape spread."""
-    found = {state: [name for name, r in results.items() if records.grid_state(r) == state]
-             for state in ("collapsed", "partly collapsed")}
-    parts = [f"{state}: " + (", ".join(f"{name} ({records.spread(results[name]):.2f})" for name in names) or "none")
-             for state, names in found.items()]
+    spreads = {name: records.spread(record) for name, record in results.items()}
+    parts = [f"{state}: " + (", ".join(f"{name} ({value:.2f})" for name, value in spreads.items()
+                                       if records.grid_state(value) == state) or "none")
+             for state in ("collapsed", "partly collapsed")]
     return ("; ".join(parts) + f" (grid shape spread: below {records.COLLAPSED:g} one face shape in every cell, below "
             f"{records.PARTLY_COLLAPSED:g} a few; 16 real faces 0.75-0.82)")
 
@@ -342,8 +343,8 @@ def records_table(found: list[dict]):
             "KID ± std": f"{e['kid']:.4f} ± {e['kid_std']:.4f}",
             "FID": None if e.get("fid") is None else round(e["fid"], 1),
             "GQ / DQ / PQ %": f"{e['gq_pct']:.1f} / {e['dq_pct']:.1f} / {e['pq_pct']:.1f} (v{r['judge']})",
-            "shape spread": records.spread(r),
-            "grid": records.grid_state(r),
+            "shape spread": (value := records.spread(r)),
+            "grid": records.grid_state(value),
             "n": e["n"],
             "img/s (machine)": (f"{m['img_per_s']:.0f} ({m['cpu'] if m['device'] == 'CPU' else m['device']})"
                                 if m.get("img_per_s") else m["device"]),

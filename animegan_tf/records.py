@@ -148,17 +148,16 @@ def spread(record: dict, faces: int = 16) -> float | None:
     return round(float(luma.std(axis=0).mean()), 3)
 
 
-def grid_state(record: dict) -> str | None:
-    """"collapsed" (one face shape in every cell), "partly collapsed" (a few shapes) or "varied", by the shape
-    spread of the record's grid; None without a grid."""
-    value = spread(record)
+def grid_state(value: float | None) -> str | None:
+    """What a shape spread (`spread`) says: "collapsed" (one face shape in every cell), "partly collapsed" (a few
+    shapes) or "varied"; None without a grid."""
     if value is None:
         return None
     return "collapsed" if value < COLLAPSED else "partly collapsed" if value < PARTLY_COLLAPSED else "varied"
 
 
 def collapsed(record: dict) -> bool:
-    return grid_state(record) == "collapsed"
+    return grid_state(spread(record)) == "collapsed"
 
 
 def save(folder: Path, record: dict, grid: np.ndarray | None = None, raw_grid: np.ndarray | None = None) -> Path:
@@ -245,7 +244,8 @@ def markdown_table(found: list[dict]) -> str:
         kimg = r["kimg"] if r.get("kimg") is not None else round(r["images_shown"] / 1000, 1)
         speed = f"{m['img_per_s']:.0f}" if m.get("img_per_s") else "–"
         where = m["cpu"] if m["device"] == "CPU" else m["device"]
-        value, state = spread(r), grid_state(r)
+        value = spread(r)
+        state = grid_state(value)
         shown = "–" if value is None else f"{value:.2f}" + ("" if state == "varied" else f" ({state})")
         lines.append(f"| {r['notebook']} | {r['run']} | {kimg:g} | {kid} | "
                      f"{fid} | {e['gq_pct']:.1f} / {e['dq_pct']:.1f} / {e['pq_pct']:.1f} (v{r['judge']}) | "

@@ -44,6 +44,7 @@ PREVIOUS_CHECKPOINTS = (Path("checkpoints") / "previous_1.npz", Path("checkpoint
 BEST_CHECKPOINT = Path("checkpoints") / "best.npz"  # lowest KID so far (when evaluation during training is on)
 FINAL_GENERATOR = "generator.keras"
 FINAL_RAW_GENERATOR = "generator_raw.keras"
+MADE = "made.json"  # a shipped generator's record of how it was trained and scored
 
 # Generators trained here and shipped with the package, each a minimal run folder (config.json, generator.keras,
 # made.json: how it was made and how it scored), so everything that reads run folders reads them too.
@@ -70,9 +71,6 @@ def export_pretrained(run_dir: Path, out_dir: Path, made: dict) -> Path:
         atomic_write_bytes(out_dir / name, (run_dir / name).read_bytes())
     atomic_write_bytes(out_dir / MADE, (json.dumps(made, indent=1) + "\n").encode())
     return out_dir
-
-
-MADE = "made.json"
 
 
 def read_made(run_dir: Path) -> dict | None:

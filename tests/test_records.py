@@ -228,10 +228,10 @@ def test_a_grid_of_one_repeated_face_is_called_collapsed_and_a_varied_one_is_not
     luma = faces.astype(np.float64) @ records.LUMA
     luma = (luma - luma.mean(axis=(1, 2), keepdims=True)) / luma.std(axis=(1, 2), keepdims=True)
     assert records.spread(varied) == pytest.approx(luma.std(axis=0).mean(), abs=1e-3)
-    assert records.grid_state(varied) == "varied"
+    assert records.grid_state(records.spread(varied)) == "varied"
     assert records.spread(tinted) < 0.1 and records.collapsed(tinted)  # one face, lit differently: one shape
-    assert records.grid_state(two) == "partly collapsed" and not records.collapsed(two)
-    assert records.spread({"run": "x"}) is None and records.grid_state({"run": "x"}) is None
+    assert records.grid_state(records.spread(two)) == "partly collapsed" and not records.collapsed(two)
+    assert records.spread({"run": "x"}) is None and records.grid_state(None) is None
     line = lab.collapsed_runs({"varied": varied, "tinted": tinted, "two": two})
     assert line.startswith("collapsed: tinted (0.0") and "partly collapsed: two (" in line
     assert lab.collapsed_runs({"varied": varied}).startswith("collapsed: none; partly collapsed: none")
