@@ -100,6 +100,11 @@ class GANConfig:
                 object.__setattr__(self, name, tuple(value))
         validate(self)
 
+    @property
+    def averaged(self) -> bool:
+        """Whether the run keeps an averaged (EMA) generator beside the trained one; it then samples with it."""
+        return self.ema_decay > 0
+
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
 

@@ -150,7 +150,7 @@ def run_recorded(s: Settings, name: str, cfg: GANConfig, reference: np.ndarray, 
     unfinished (ANIMEGAN_MINUTES stopped it: the next call continues it). FAST runs keep their record in the run
     folder's record/, never in the results."""
     data = records.data_id(s.data, len(images))
-    raw = raw and cfg.ema_decay > 0
+    raw = raw and cfg.averaged  # a raw evaluation only where it differs
     if s.results:
         kept = records.find(s.results, name, cfg, s.kimg, data, s.n_eval, s.n_small, raw)
         if kept:
@@ -230,7 +230,7 @@ def plan(s: Settings, configs: dict[str, GANConfig], images: np.ndarray, steps: 
     rows = []
     for name, cfg in configs.items():
         if s.results and records.find(s.results, name, cfg, s.kimg, data, s.n_eval, s.n_small,
-                                      raw=name in raw and cfg.ema_decay > 0):
+                                      raw=name in raw and cfg.averaged):
             rows.append({"run": name, "img/s": None, "s/kimg": None, "training hours": 0.0, "source": "record"})
             continue
         meta = runs.checkpoint_meta(s.runs_root / name)
@@ -282,7 +282,7 @@ def evaluate(run_dir: Path, reference: np.ndarray, n: int, seed: int = 0, ema: b
     computed once and kept in metrics.jsonl: a notebook that runs again reads it back."""
     meta = runs.checkpoint_meta(run_dir) or {}
     state = (meta.get("epoch", 0), meta.get("step_in_epoch", 0))
-    generator = "ema" if ema and runs.load_config(run_dir).ema_decay > 0 else "raw"
+    generator = "ema" if ema and runs.load_config(run_dir).averaged else "raw"
     for record in reversed(runs.load_metrics(run_dir)):
         if ((record.get("epoch"), record.get("step_in_epoch", 0)) == state and record.get("n") == n
                 and record.get("seed", 0) == seed and record.get("generator", "raw") == generator
@@ -329,28 +329,15 @@ def quality_table(results: dict[str, dict]):
 
 
 def records_table(found: list[dict]):
-    """One row per record (`records.gather`): what it changed, its budget and data, KID ± std, FID, GQ/DQ/PQ and
-    the judge, and the speed of the machine that made it (pandas DataFrame, sorted by KID)."""
+    """One `records.row` per record (`records.gather`), best KID first, indexed by notebook / run (a pandas
+    DataFrame: notebook 04's view of what the README's table shows, with the data and the sample count)."""
     import pandas as pd
 
-    rows = []
-    for r in sorted(found, key=lambda r: r["evaluation"].get("kid", float("inf"))):
-        e, m = r["evaluation"], r["machine"]
-        rows.append({
-            "notebook / run": f"{r['notebook']}/{r['run']}",
-            "kimg": r["kimg"] if r["kimg"] is not None else round(r["images_shown"] / 1000, 1),
-            "data": f"{r['data']['name']} ({r['data']['images']:,})",
-            "KID ± std": f"{e['kid']:.4f} ± {e['kid_std']:.4f}",
-            "FID": None if e.get("fid") is None else round(e["fid"], 1),
-            "GQ / DQ / PQ %": f"{e['gq_pct']:.1f} / {e['dq_pct']:.1f} / {e['pq_pct']:.1f} (v{r['judge']})",
-            "shape spread": (value := records.spread(r)),
-            "grid": records.grid_state(value),
-            "n": e["n"],
-            "img/s (machine)": (f"{m['img_per_s']:.0f} ({m['cpu'] if m['device'] == 'CPU' else m['device']})"
-                                if m.get("img_per_s") else m["device"]),
-            "date": r["date"],
-        })
-    return pd.DataFrame(rows).set_index("notebook / run")
+    rows = [records.row(r) for r in records.by_kid(found)]
+    table = pd.DataFrame(rows)
+    table.index = table.pop("notebook") + "/" + table.pop("run")
+    table.index.name = "notebook / run"
+    return table
 
 
 def raw_vs_averaged(record: dict) -> tuple[dict, dict, np.ndarray]:
@@ -366,7 +353,7 @@ def raw_vs_averaged(record: dict) -> tuple[dict, dict, np.ndarray]:
 
 def latest_evaluation(run: dict, n: int) -> dict | None:
     """A loaded run's newest evaluation of at least n samples of the generator it samples with by default."""
-    default = "ema" if run["config"].ema_decay > 0 else "raw"
+    default = "ema" if run["config"].averaged else "raw"
     for record in reversed(run["metrics"]):
         if record.get("n", 0) >= n and record.get("generator", "raw") == default and "kid" in record:
             return record

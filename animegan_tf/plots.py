@@ -27,7 +27,7 @@ def _view(run: dict) -> tuple[str, dict, str | None, str]:
 def _x_axis(history: dict) -> tuple[np.ndarray, str]:
     n = len(history.get("g_loss", []))
     kimg = history.get("kimg", [])
-    if len(kimg) == n and n and all(np.isfinite(v) for v in kimg if v is not None):
+    if len(kimg) == n and n and all(v is not None and np.isfinite(v) for v in kimg):  # else epochs: no gaps
         return np.asarray(kimg, float), "kimg"
     return np.arange(1, n + 1), "epoch"
 

@@ -136,16 +136,21 @@ COLLAPSED, PARTLY_COLLAPSED = 0.15, 0.4
 LUMA = np.array([0.299, 0.587, 0.114])
 
 
-def spread(record: dict, faces: int = 16) -> float | None:
-    """The shape spread of a record's grid of `faces` square faces (None without one): how different their shapes
-    are."""
-    if not record.get("grid_path"):
-        return None
-    grid = np.asarray(Image.open(record["grid_path"]).convert("RGB"))
-    cols = int(np.ceil(np.sqrt(faces)))
+def grid_spread(grid: np.ndarray, faces: int = 16) -> float:
+    """The shape spread of a grid of `faces` square faces (`files.image_grid`): each face's luminance standardised
+    (so colour and brightness do not count), then the std across faces, averaged over pixels. One face shape in
+    every cell gives ~0; 16 real calib faces 0.75-0.82 (benchmarks/grid_spread.py)."""
+    grid, cols = np.asarray(grid)[..., :3], int(np.ceil(np.sqrt(faces)))
     luma = grid_tiles(grid, faces, grid.shape[1] // cols, cols).astype(np.float64) @ LUMA
     luma = (luma - luma.mean(axis=(1, 2), keepdims=True)) / (luma.std(axis=(1, 2), keepdims=True) + 1e-6)
     return round(float(luma.std(axis=0).mean()), 3)
+
+
+def spread(record: dict, faces: int = 16) -> float | None:
+    """`grid_spread` of a record's grid picture (None without one)."""
+    if not record.get("grid_path"):
+        return None
+    return grid_spread(np.asarray(Image.open(record["grid_path"]).convert("RGB")), faces)
 
 
 def grid_state(value: float | None) -> str | None:
@@ -230,26 +235,46 @@ def gather(root: Path) -> list[dict]:
     return [record for record in found if record]
 
 
+def by_kid(found: list[dict]) -> list[dict]:
+    """Records sorted by KID, best first; those without a finite KID last."""
+    return sorted(found, key=lambda r: (r["evaluation"].get("kid") is None, r["evaluation"].get("kid") or 0.0))
+
+
+def row(r: dict) -> dict[str, str | int | float | None]:
+    """One record as a table row, every figure formatted once for both the README table and notebook 04's:
+    its budget and data, KID ± std, FID, GQ/DQ/PQ with the judge, the grid's shape spread and what it says, and the
+    speed of the machine that made it ("–" where the record has no such figure)."""
+    e, m = r["evaluation"], r["machine"]
+    value = spread(r)
+    return {
+        "notebook": r["notebook"],
+        "run": r["run"],
+        "kimg": r["kimg"] if r.get("kimg") is not None else round(r["images_shown"] / 1000, 1),
+        "data": f"{r['data']['name']} ({r['data']['images']:,})" if r.get("data") else "–",
+        "KID ± std": "–" if e.get("kid") is None else f"{e['kid']:.4f} ± {e['kid_std']:.4f}",
+        "FID": "–" if e.get("fid") is None else f"{e['fid']:.1f}",
+        "GQ / DQ / PQ % (judge)": f"{e['gq_pct']:.1f} / {e['dq_pct']:.1f} / {e['pq_pct']:.1f} (v{r['judge']})",
+        "shape spread": "–" if value is None else f"{value:.2f}",
+        "grid": grid_state(value) or "–",
+        "samples": e.get("n", "–"),
+        "img/s": f"{m['img_per_s']:.0f}" if m.get("img_per_s") else "–",
+        "CPU or device": m["cpu"] if m["device"] == "CPU" else m["device"],
+        "date": r["date"],
+    }
+
+
+README_COLUMNS = ("notebook", "run", "kimg", "KID ± std", "FID", "GQ / DQ / PQ % (judge)", "shape spread", "grid",
+                  "img/s", "CPU or device", "date")
+
+
 def markdown_table(found: list[dict]) -> str:
-    """The README's results table: one row per record, by notebook and KID, every figure from the record."""
+    """The README's results table: one `row` per record, by notebook and then KID."""
     if not found:
         return "No records yet: run notebooks 01-03 (not FAST) to make them.\n"
-    lines = ["| notebook | run | kimg | KID ± std | FID | GQ / DQ / PQ % (judge) | grid shape spread | img/s (CPU or device) "
-             "| date |", "|---|---|---|---|---|---|---|---|---|"]
-    for r in sorted(found, key=lambda r: (r["notebook"], r["evaluation"].get("kid") is None,
-                                          r["evaluation"].get("kid") or 0.0)):
-        e, m = r["evaluation"], r["machine"]
-        fid = "–" if e.get("fid") is None else f"{e['fid']:.1f}"
-        kid = "–" if e.get("kid") is None else f"{e['kid']:.4f} ± {e['kid_std']:.4f}"
-        kimg = r["kimg"] if r.get("kimg") is not None else round(r["images_shown"] / 1000, 1)
-        speed = f"{m['img_per_s']:.0f}" if m.get("img_per_s") else "–"
-        where = m["cpu"] if m["device"] == "CPU" else m["device"]
-        value = spread(r)
-        state = grid_state(value)
-        shown = "–" if value is None else f"{value:.2f}" + ("" if state == "varied" else f" ({state})")
-        lines.append(f"| {r['notebook']} | {r['run']} | {kimg:g} | {kid} | "
-                     f"{fid} | {e['gq_pct']:.1f} / {e['dq_pct']:.1f} / {e['pq_pct']:.1f} (v{r['judge']}) | "
-                     f"{shown} | {speed} ({where}) | {r['date']} |")
+    rows = [row(r) for r in sorted(by_kid(found), key=lambda r: r["notebook"])]  # stable: KID order within each
+    lines = ["| " + " | ".join(README_COLUMNS) + " |", "|" + "---|" * len(README_COLUMNS)]
+    lines += ["| " + " | ".join(f"{r[c]:g}" if c == "kimg" else str(r[c]) for c in README_COLUMNS) + " |"
+              for r in rows]
     return "\n".join(lines) + "\n"
 
 

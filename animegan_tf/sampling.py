@@ -27,7 +27,7 @@ def build_gan(cfg: GANConfig, strategy: tf.distribute.Strategy | None = None) ->
         gan = DCGAN(build_generator(cfg, dtype=policy), build_discriminator(cfg, dtype=policy),
                     latent_dim=cfg.latent_dim, label_smoothing=cfg.label_smoothing, seed=cfg.seed,
                     diffaugment=diffaugment_policies(cfg), loss=cfg.loss,
-                    ema_generator=build_generator(cfg, dtype=policy) if cfg.ema_decay else None,
+                    ema_generator=build_generator(cfg, dtype=policy) if cfg.averaged else None,
                     ema_decay=cfg.ema_decay, ema_rampup=cfg.ema_rampup, r1_gamma=cfg.r1_gamma,
                     r1_every=cfg.r1_every)
         gan.compile(

@@ -169,6 +169,13 @@ def test_the_records_table_reads_gathered_records(tmp_path):
     kids = sorted(r["evaluation"]["kid"] for r in found)
     assert list(table.index) == [f"01_nb/{r['run']}" for r in sorted(found, key=lambda r: r["evaluation"]["kid"])]
     assert table.iloc[0]["KID ± std"].startswith(f"{kids[0]:.4f}") and table.iloc[0]["data"] == "calib (32)"
+    readme = records.markdown_table(found).splitlines()
+    columns = [c.strip() for c in readme[0].strip("|").split("|")]
+    for line in readme[2:]:  # the README's rows and notebook 04's show the same figures
+        cells = dict(zip(columns, (c.strip() for c in line.strip("|").split("|"))))
+        shown = table.loc[f"{cells['notebook']}/{cells['run']}"]
+        assert all(str(shown[c]) == cells[c] for c in columns if c not in ("notebook", "run", "kimg"))
+        assert float(cells["kimg"]) == shown["kimg"] == 0.064
 
 
 def test_the_plan_measures_this_machine_and_counts_recorded_runs_as_free(tmp_path):
@@ -205,6 +212,18 @@ def test_plots_draw_records_against_kimg_with_their_grids(tmp_path):
     assert [ax.get_title() for ax in grids.axes] == ["a\n0.128 kimg", "b\n0.128 kimg"]
     shown = grids.axes[0].images[0].get_array()
     np.testing.assert_array_equal(np.asarray(shown), np.asarray(Image.open(found[0]["grid_path"])))
+
+
+def test_a_curve_with_a_missing_kimg_is_drawn_against_epochs(tmp_path):
+    from animegan_tf import plots
+
+    s, images = settings(tmp_path, kimg=0.128), blob_images(32)
+    record = lab.run_recorded(s, "a", tiny_config(epochs=50), images, images)
+    n = len(record["curves"]["g_loss"])
+    gap = {**record, "curves": {**record["curves"], "kimg": [None] + record["curves"]["kimg"][1:]}}
+    for shown, unit, x in ((record, "kimg", record["curves"]["kimg"]), (gap, "epoch", list(range(1, n + 1)))):
+        ax = plots.loss_panels([shown]).axes[0]
+        assert ax.get_xlabel() == unit and list(ax.lines[0].get_xdata()) == x
 
 
 def test_the_set_up_line_names_the_data_and_the_budget_without_a_machine_path(tmp_path):

@@ -59,7 +59,7 @@ def evaluate_run(run_dir, n: int, reference: np.ndarray, seed: int = 0, with_fid
     images = generate(load_generator(run_dir, ema=ema, state=state), n, seed=seed)
     result = evaluate_images(images, reference, with_fid=with_fid, seed=seed)
     meta = (runs.read_meta(run_dir / runs.BEST_CHECKPOINT) if state == "best" else runs.checkpoint_meta(run_dir)) or {}
-    averaged = ema and runs.load_config(run_dir).ema_decay > 0
+    averaged = ema and runs.load_config(run_dir).averaged
     result = {"epoch": meta.get("epoch", 0), "time": time.strftime("%Y-%m-%dT%H:%M:%S"),
               "generator": "ema" if averaged else "raw", **({"state": "best"} if state == "best" else {}),
               **({"kimg": meta["images_shown"] / 1000} if "images_shown" in meta else {}), **result}

@@ -77,7 +77,7 @@ def _weights_stamp(run_dir: Path) -> tuple[int, ...]:
 def _keeps_average(run_dir: Path) -> bool:
     """Whether the run has an averaged generator; without one, raw and averaged requests share one cache entry."""
     try:
-        return runs.load_config(run_dir).ema_decay > 0
+        return runs.load_config(run_dir).averaged
     except Exception:  # noqa: BLE001 - a damaged config.json: loading the generator reports it
         return True
 
@@ -227,7 +227,7 @@ def run_summary(run_dir: Path) -> dict:
     latest = run["metrics"][-1] if run["metrics"] else {}
     summary = {key: _finite(value) for key, value in row.items() if key != "run"}
     summary.update(name=run_dir.name, image_size=cfg.image_size, latent_dim=cfg.latent_dim, loss=cfg.loss,
-                   averaged=bool(cfg.ema_decay), ema_decay=cfg.ema_decay, metrics_epoch=latest.get("epoch"),
+                   averaged=cfg.averaged, ema_decay=cfg.ema_decay, metrics_epoch=latest.get("epoch"),
                    judge_current=JUDGE_VERSION, best=None)
     made = runs.read_made(run_dir)
     if made:  # a shipped generator: no checkpoint or history, its training and scores are in made.json
