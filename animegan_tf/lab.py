@@ -207,7 +207,7 @@ def collapsed_runs(results: dict[str, dict]) -> str:
                                        if records.grid_state(value) == state) or "none")
              for state in ("collapsed", "partly collapsed")]
     return ("; ".join(parts) + f" (grid shape spread: below {records.COLLAPSED:g} one face shape in every cell, below "
-            f"{records.PARTLY_COLLAPSED:g} a few; 16 real faces 0.75-0.82)")
+            f"{records.PARTLY_COLLAPSED:g} a few; 16 real faces {records.REAL_SPREAD})")
 
 
 def steadiness(record: dict) -> float | None:

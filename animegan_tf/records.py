@@ -131,9 +131,11 @@ PATHS = ("grid_path", "raw_grid_path")  # added when a record is read, never wri
 # A grid's shape spread: each of its 16 faces in luminance, standardised (zero mean, unit std: colour and contrast
 # drop out), then the standard deviation across the faces, averaged over pixels. 0 = the same face shape in every
 # cell. Measured 2026-12-01: 16 random real calib faces 0.75-0.82; notebook 01's collapsed scenario-1 runs (one face
-# in every cell) 0.05-0.08; 02's figure 1 (a few faces in many colours) 0.30; runs of varied faces 0.50-0.74.
+# in every cell) 0.05-0.08; 02's figure 1 (a few faces in many colours) 0.30; runs of varied faces 0.50-0.78
+# (benchmarks/grid_spread.py).
 COLLAPSED, PARTLY_COLLAPSED = 0.15, 0.4
 LUMA = np.array([0.299, 0.587, 0.114])
+REAL_SPREAD = "0.75-0.82"  # 16 random real calib faces, 20 draws (benchmarks/grid_spread.py)
 
 
 def grid_spread(grid: np.ndarray, faces: int = 16) -> float:
