@@ -247,8 +247,9 @@ class TrainingClock(keras.callbacks.Callback):
     it); with `cpu_minutes`, stop cleanly after the step that brings the run's CPU time to that budget.
 
     CPU time is this process's, all threads (`time.process_time`): on a shared machine it is the fair measure of
-    what a run was given, where wall-clock time also counts what other processes took. Grids, plots and checkpoints
-    between epochs count too, as they do in the img/s figures. Place it before Checkpoint.
+    what a run was given, where wall-clock time also counts what other processes took. Grids, plots, checkpoints
+    and evaluations between epochs count too (history.csv's per-epoch img/s counts only the steps). Place it
+    after QualityMonitor and before Checkpoint.
     """
 
     def __init__(self, seconds: float = 0.0, cpu_seconds: float = 0.0, cpu_minutes: float | None = None):
@@ -341,10 +342,12 @@ class QualityMonitor(keras.callbacks.Callback):
             if logs is not None:
                 logs["kid"] = float("nan")  # so history.csv has a KID column from the first epoch on
             return
+        start = time.perf_counter()
         images = generate(self.model.sampling_generator, self.n, seed=self.seed)
         result = {"epoch": epoch + 1, "time": time.strftime("%Y-%m-%dT%H:%M:%S"),
                   **({"kimg": self.shown.images / 1000} if self.shown is not None else {}),
                   **evaluate_images(images, self.reference, with_fid=False, seed=self.seed)}
+        result["seconds"] = round(time.perf_counter() - start, 3)  # what this measurement cost the run (wall)
         runs.append_metrics(self.run_dir, result)
         if result["kid"] < self.best:
             self.best = result["kid"]

@@ -72,3 +72,26 @@ def test_time_to_quality_scores_at_kimg_marks_and_reports_the_minutes_too(tmp_pa
     assert [(r["mark"], r["unit"], r["steps"], r["kimg"]) for r in rows] == [(0.016, "kimg", 2, 0.016),
                                                                              (0.04, "kimg", 5, 0.04)]
     assert 0 < rows[0]["minutes"] <= rows[1]["minutes"] and (tmp_path / "p.png").exists()
+
+
+def test_eval_cost_measures_the_evaluations_share_of_the_training_clock(tmp_path, image_folder):
+    import eval_cost
+
+    assert eval_cost.share(10.0, kimg_between=45.0, s_per_kimg=2.0) == 0.1  # 10 s after 90 s of training
+    proc = run_script("eval_cost.py", "--faces", str(image_folder), "--system",
+                      "fast+batch_size=8+g_base_filters=32+g_filters=16,8,8+d_filters=8,8,16,16", "--epochs", "2",
+                      "--every", "1", "--samples", "8", "--sizes", "24", "240", "--cadences", "1", "4",
+                      "--out", str(tmp_path / "cost"), timeout=600)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    measured = next(line for line in proc.stdout.splitlines() if line.startswith("measured:"))
+    assert measured.startswith("measured: 2 evaluations")
+    shares = [float(line.split("|")[4].strip(" %")) for line in proc.stdout.splitlines()
+              if line.startswith("| 24") or line.startswith("| 240")]
+    assert len(shares) == 4 and all(0 < s < 100 for s in shares)
+    assert shares[0] > shares[1] > shares[3] and shares[0] > shares[2] > shares[3]  # rarer or longer: cheaper
+
+
+def test_eval_cost_rejects_a_run_with_fewer_than_two_evaluations(tmp_path):
+    proc = run_script("eval_cost.py", "--faces", str(tmp_path), "--epochs", "3", "--every", "2", "--out",
+                      str(tmp_path / "cost"))
+    assert proc.returncode == 2 and "at least two evaluations" in proc.stderr

@@ -138,3 +138,7 @@ def test_history_carries_the_kid_curve_measured_during_training(tmp_path):
     assert sorted(measured) == [2, 4]
     assert [np.isnan(k) for k in kid] == [True, False, True, False]
     assert [kid[1], kid[3]] == [measured[2], measured[4]]
+    # each measurement records what it cost, and the run's training clock counts it (benchmarks/eval_cost.py)
+    seconds = [r["seconds"] for r in runs.load_metrics(run)]
+    assert len(seconds) == 2 and all(s > 0 for s in seconds)
+    assert runs.checkpoint_meta(run)["train_seconds"] > sum(seconds)
