@@ -249,7 +249,7 @@ class TrainingClock(keras.callbacks.Callback):
     CPU time is this process's, all threads (`time.process_time`): on a shared machine it is the fair measure of
     what a run was given, where wall-clock time also counts what other processes took. Grids, plots, checkpoints
     and evaluations between epochs count too (history.csv's per-epoch img/s counts only the steps). Place it
-    after QualityMonitor and before Checkpoint.
+    after QualityMonitor, SampleGrid and LossPlot, and before Checkpoint.
     """
 
     def __init__(self, seconds: float = 0.0, cpu_seconds: float = 0.0, cpu_minutes: float | None = None):
@@ -322,8 +322,9 @@ class QualityMonitor(keras.callbacks.Callback):
     """Every `every` epochs: KID and the judge's tallies of `n` samples into metrics.jsonl, and
     checkpoints/best.npz kept at the lowest KID so far.
 
-    Place it before CSVLogger (train() does), so history.csv and the loss plot carry the KID curve (NaN on
-    epochs without a measurement). best.npz is the state at the end of the measured epoch, saved here; a process
+    Place it before CSVLogger and TrainingClock (train() does), so history.csv and the loss plot carry the KID
+    curve (NaN on epochs without a measurement) and the run's clock counts the measurement; metrics.jsonl records
+    what each one took (`seconds`: drawing and scoring, not the best.npz save). best.npz is the state at the end of the measured epoch, saved here; a process
     killed before the epoch's checkpoint replays that epoch exactly on resume and measures the same state again.
     """
 

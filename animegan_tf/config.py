@@ -86,7 +86,10 @@ class GANConfig:
     precision: str = "auto"  # float32 | mixed_float16 | mixed_bfloat16 | auto (f16 on GPU, measured fastest on CPU)
     jit_compile: str = "auto"  # XLA: "auto" (Keras: on for GPUs, off on CPU-only machines), "on" or "off"
     strategy: str = "default"  # tf.distribute strategy: "default" (one device) or "mirrored" (all local devices)
-    eval_every: int = 0  # every K epochs: KID + GQ/DQ/PQ of eval_samples into metrics.jsonl, best.npz by KID; 0 = off
+    # every K epochs: KID + GQ/DQ/PQ of eval_samples into metrics.jsonl, best.npz by KID; 0 = off. One evaluation
+    # of 500 costs about 5 kimg of `fast` training on a 2-core CPU (the first of a process ~200 s more): keep >= ~50
+    # kimg between them for ~10 % of the run (10 epochs of 4,529 faces; BENCHMARKS.md, "What measuring ... costs").
+    eval_every: int = 0
     eval_samples: int = 500  # samples per evaluation during training
     seed: int = 0  # seeds weights, data order, z and the fixed sample z
     num_samples: int = 64  # images in the per-epoch sample grid (a square number)

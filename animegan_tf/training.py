@@ -122,10 +122,10 @@ def _train_locked(cfg, images, run_dir, resume, max_minutes, cpu_minutes, kimg, 
         # after ImagesShown (the kimg of each evaluation), before CSVLogger and LossPlot: the KID curve
         *([cb.QualityMonitor(run_dir, reference_sample(images), every=cfg.eval_every, n=cfg.eval_samples,
                           seed=cfg.seed, shown=shown)] if cfg.eval_every else []),
-        clock,  # after QualityMonitor (its epoch's tick counts the evaluation), before Checkpoint (saves the count)
         cb.HistoryLogger(str(run_dir / "history.csv")),
         cb.SampleGrid(run_dir, fixed_z),
         cb.LossPlot(run_dir, title=cfg.name),
+        clock,  # after the evaluation, grid and plot (its epoch tick counts them), before Checkpoint (saves the count)
         checkpoint,
         *([keras.callbacks.TensorBoard(log_dir=str(run_dir / "tb"), write_graph=False, profile_batch=0),
            cb.TensorBoardGrid(run_dir / "tb", fixed_z)] if cfg.tensorboard else []),  # after QualityMonitor: kid
