@@ -324,8 +324,9 @@ class QualityMonitor(keras.callbacks.Callback):
 
     Place it before CSVLogger and TrainingClock (train() does), so history.csv and the loss plot carry the KID
     curve (NaN on epochs without a measurement) and the run's clock counts the measurement; metrics.jsonl records
-    what each one took (`seconds`: drawing and scoring, not the best.npz save). best.npz is the state at the end of the measured epoch, saved here; a process
-    killed before the epoch's checkpoint replays that epoch exactly on resume and measures the same state again.
+    what each one took (`seconds`: drawing and scoring, not the best.npz save). best.npz is the state at the end of
+    the measured epoch, saved here; a process killed before the epoch's checkpoint replays that epoch exactly on
+    resume and measures the same state again.
     """
 
     def __init__(self, run_dir, reference: np.ndarray, every: int = 5, n: int = 500, seed: int = 0,

@@ -15,7 +15,6 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-import tempfile
 import warnings
 from pathlib import Path
 
@@ -24,10 +23,11 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 import numpy as np  # noqa: E402
 
 from animegan_tf import runs  # noqa: E402
-from animegan_tf.config import ConfigError, apply_overrides, preset  # noqa: E402
-from animegan_tf.data import DataError, ingest  # noqa: E402
+from animegan_tf.config import ConfigError  # noqa: E402
+from animegan_tf.data import DataError  # noqa: E402
 from animegan_tf.records import cpu_name  # noqa: E402
 from animegan_tf.training import train  # noqa: E402
+from recipe_screen import load_faces, parse_system  # noqa: E402  (this folder: the screen's systems and faces)
 
 
 def share(eval_seconds: float, kimg_between: float, s_per_kimg: float) -> float:
@@ -51,10 +51,8 @@ def main() -> int:
         ap.error("--epochs must allow at least two evaluations (>= 2 x --every)")
 
     try:
-        faces = np.concatenate([np.asarray(ingest(f, 64, cache_dir=Path(tempfile.gettempdir())
-                                                  / "animegan_calib_cache")[0]) for f in args.faces])
-        name, *overrides = args.system.split("+")
-        cfg = apply_overrides(preset(name), overrides).replace(epochs=args.epochs, eval_every=args.every)
+        faces = load_faces(args.faces)
+        cfg = parse_system(args.system, seed=0).replace(epochs=args.epochs, eval_every=args.every)
         if args.samples:
             cfg = cfg.replace(eval_samples=args.samples)
     except (DataError, ConfigError) as exc:
@@ -66,7 +64,7 @@ def main() -> int:
         train(cfg, faces, run_dir, resume=runs.checkpoint_meta(run_dir) is not None, verbose=0,
               data_source=",".join(args.faces))
 
-    evals = [m["seconds"] for m in runs.load_metrics(run_dir) if "seconds" in m and m.get("state") != "best"]
+    evals = [m["seconds"] for m in runs.load_metrics(run_dir) if "seconds" in m]  # those QualityMonitor took
     history = runs.load_history(run_dir)
     meta = runs.checkpoint_meta(run_dir)
     # the first evaluation of a process also builds the Inception network and the reference's features: reported
@@ -84,9 +82,8 @@ def main() -> int:
     print("| faces | eval_every | kimg between evaluations | share of wall-clock |")
     print("|---:|---:|---:|---:|")
     for size in args.sizes:
-        epoch_kimg = (size // cfg.batch_size) * cfg.batch_size / 1000
         for every in args.cadences:
-            between = every * epoch_kimg
+            between = every * (size // cfg.batch_size) * cfg.batch_size / 1000  # an epoch is its full batches
             print(f"| {size:,} | {every} | {between:.0f} | {100 * share(eval_s, between, s_per_kimg):.1f} % |")
     return 0
 

@@ -41,6 +41,12 @@ def parse_system(spec: str, seed: int):
     return apply_overrides(preset(name), overrides).replace(seed=seed)
 
 
+def load_faces(folders) -> np.ndarray:
+    """Several folders of real faces as one uint8 array (decoded once into a cache outside the checkout)."""
+    cache = Path(tempfile.gettempdir()) / "animegan_calib_cache"
+    return np.concatenate([np.asarray(ingest(f, 64, cache_dir=cache)[0]) for f in folders])
+
+
 def print_table(path: Path) -> int:
     if not path.exists():
         print(f"error: no results yet: {path}", file=sys.stderr)
@@ -73,13 +79,11 @@ def main() -> int:
         ap.error("--faces, --systems and --kimg are required (except with --table)")
 
     try:
-        parts = [np.asarray(ingest(f, 64, cache_dir=Path(tempfile.gettempdir()) / "animegan_calib_cache")[0])
-                 for f in args.faces]
+        faces = load_faces(args.faces)
         systems = {(spec, seed): parse_system(spec, seed) for spec in args.systems for seed in args.seeds}
     except (DataError, ConfigError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    faces = np.concatenate(parts)
     reference = reference_sample(faces, args.samples, seed=12345)
     out = Path(args.out)
     (out / "samples").mkdir(parents=True, exist_ok=True)
