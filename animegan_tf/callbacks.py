@@ -72,7 +72,8 @@ class HistoryLogger(keras.callbacks.CSVLogger):
     CSVLogger takes its columns from the first epoch's logs; a run resumed by a lab version that logs more (or
     fewer) values would then write rows that do not match the file's header, and those rows would be lost. Here
     the header already in the file decides: a missing value is written "NA", a value it has no column for is left
-    out.
+    out. A new file gets exactly the first epoch's columns: CSVLogger would add a `val_*` twin of each, all "NA",
+    as the lab trains without validation data.
     """
 
     def __init__(self, filename):
@@ -84,6 +85,11 @@ class HistoryLogger(keras.callbacks.CSVLogger):
             with open(self.filename, newline="") as f:
                 header = next(csv.reader(f), [])
             self.keys = header[1:] if header[:1] == ["epoch"] else None
+
+    def on_epoch_end(self, epoch, logs=None):
+        if self.keys is None:
+            self.keys = sorted(logs or {})
+        super().on_epoch_end(epoch, logs)
 
 
 class ImagesShown(keras.callbacks.Callback):

@@ -144,7 +144,8 @@ def load_history(run_dir: Path) -> dict[str, list[float]]:
     _, rows = _history_rows(path)
     if not rows:
         return {}
-    # Keras' CSVLogger adds val_* columns filled with "NA" when there is no validation data: drop those.
+    # Columns with no value in any row (the all-"NA" val_* columns of history files written before HistoryLogger
+    # left them out; a KID column of a run that never measured): drop those.
     table = {key: [float("nan") if row[key] in ("NA", "") else float(row[key]) for row in rows] for key in rows[0]}
     return {key: values for key, values in table.items() if not all(v != v for v in values)}
 

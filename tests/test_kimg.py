@@ -88,6 +88,15 @@ def test_cli_kimg_and_bad_values(tmp_path, capsys):
     assert "not both" in capsys.readouterr().err
 
 
+def test_history_has_the_logged_columns_only(tmp_path):
+    train(tiny_config(batch_size=4, epochs=2), blob_images(16), tmp_path / "r", verbose=0)
+    lines = (tmp_path / "r" / "history.csv").read_text().splitlines()
+    header = lines[0].split(",")
+    assert {"epoch", "g_loss", "d_loss", "kimg", "img_per_s"} <= set(header)
+    assert not [name for name in header if name.startswith("val_")]  # Keras' CSVLogger adds all-"NA" val_ twins
+    assert len(lines) == 3 and not [line for line in lines[1:] if "NA" in line.split(",")]
+
+
 def test_resuming_a_run_whose_history_predates_the_kimg_columns_keeps_every_row(tmp_path):
     cfg = tiny_config(batch_size=4, epochs=1)
     images = blob_images(16)
