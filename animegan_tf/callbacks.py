@@ -198,11 +198,13 @@ class Checkpoint(keras.callbacks.Callback):
     Args:
         steps_per_epoch: steps in a full epoch, to tell a finished epoch from an interrupted one.
         step_offset: steps already done in the first epoch of this `fit` (a resumed partial epoch).
+        meta: more fields for the checkpoint's meta (the dtype policy the run trains in).
     """
 
     def __init__(self, run_dir: Path, steps_per_epoch: int, step_offset: int = 0, clock: "TrainingClock" = None,
-                 shown: ImagesShown | None = None):
+                 shown: ImagesShown | None = None, meta: dict | None = None):
         super().__init__()
+        self.meta = dict(meta or {})
         self.run_dir = Path(run_dir)
         self.steps_per_epoch = steps_per_epoch
         self.step_offset = step_offset
@@ -217,13 +219,18 @@ class Checkpoint(keras.callbacks.Callback):
     def on_train_batch_end(self, batch, logs=None):
         self.steps_done += 1
 
+    @property
+    def epoch_complete(self) -> bool:
+        """Whether the epoch in progress has done all its steps (read in on_epoch_end)."""
+        return self.steps_done >= self.steps_per_epoch
+
     def on_epoch_end(self, epoch, logs=None):
         if self.model.diverged:  # never write a state of non-finite weights over the last good one
             return
-        clock = self.clock.state() if self.clock else {}
+        clock = {**self.meta, **(self.clock.state() if self.clock else {})}
         if self.shown is not None:
             clock = {**clock, "steps": self.shown.steps, "images_shown": self.shown.images}
-        if self.steps_done >= self.steps_per_epoch:
+        if self.epoch_complete:
             runs.save_checkpoint(self.run_dir, self.model, epoch=epoch + 1, clock=clock)
         else:  # stopped mid-epoch (time budget): remember where
             runs.save_checkpoint(self.run_dir, self.model, epoch=epoch, step_in_epoch=self.steps_done, clock=clock)
@@ -333,12 +340,18 @@ class QualityMonitor(keras.callbacks.Callback):
     what each one took (`seconds`: drawing and scoring, not the best.npz save). best.npz is the state at the end of
     the measured epoch, saved here; a process killed before the epoch's checkpoint replays that epoch exactly on
     resume and measures the same state again.
+
+    An epoch cut short (a time budget, a budget in images ending mid-epoch) is not measured: its resume finishes
+    it and measures it then. `checkpoint` tells a cut epoch from one that ended on its last step because the run
+    stopped there (a budget in images that ends on an epoch boundary), which is measured; without it, any stop
+    skips the measurement.
     """
 
     def __init__(self, run_dir, reference: np.ndarray, every: int = 5, n: int = 500, seed: int = 0,
-                 shown: ImagesShown | None = None):
+                 shown: ImagesShown | None = None, checkpoint: Checkpoint | None = None):
         super().__init__()
         self.shown = shown  # to record the kimg of each evaluation
+        self.checkpoint = checkpoint
         self.run_dir = Path(run_dir)
         self.reference = np.asarray(reference)
         self.every, self.n, self.seed = every, n, seed
@@ -346,7 +359,8 @@ class QualityMonitor(keras.callbacks.Callback):
         self.best = min(previous) if previous else float("inf")
 
     def on_epoch_end(self, epoch, logs=None):
-        if (epoch + 1) % self.every or self.model.stop_training:
+        cut = self.model.stop_training if self.checkpoint is None else not self.checkpoint.epoch_complete
+        if (epoch + 1) % self.every or cut or getattr(self.model, "diverged", False):
             if logs is not None:
                 logs["kid"] = float("nan")  # so history.csv has a KID column from the first epoch on
             return

@@ -80,7 +80,9 @@ class DCGAN(keras.Model):
             loss_scale: wrap both in `LossScaleOptimizer` (needed for mixed_float16; `compile` alone would wrap
                 only an `optimizer=` argument).
         """
-        super().compile(**kwargs)
+        # optimizer=None: Keras' default would be an RMSprop that nothing uses, yet fit() builds it over every
+        # weight and Keras' TensorBoard logs its learning rate (1e-3) as the model's.
+        super().compile(optimizer=None, **kwargs)
         if loss_scale:
             d_optimizer = keras.optimizers.LossScaleOptimizer(d_optimizer)
             g_optimizer = keras.optimizers.LossScaleOptimizer(g_optimizer)

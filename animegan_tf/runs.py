@@ -361,8 +361,9 @@ def readable_checkpoint(run_dir: Path, repair: bool = False) -> tuple[Path, dict
 
 
 def checkpoint_meta(run_dir: Path) -> dict | None:
-    """{"epoch", "step_in_epoch", "train_seconds", "train_cpu_seconds"} of the checkpoint training would continue
-    from (the two clocks only in checkpoints written since they were added), or None when there is none."""
+    """{"epoch", "step_in_epoch", "train_seconds", "train_cpu_seconds", "steps", "images_shown", "precision"} of
+    the checkpoint training would continue from (fields after the first two only in checkpoints written since they
+    were added), or None when there is none."""
     found = readable_checkpoint(run_dir)
     return found[1] if found else None
 

@@ -18,10 +18,14 @@ from .models import build_discriminator, build_generator
 from .precision import make_strategy, resolve_precision
 
 
-def build_gan(cfg: GANConfig, strategy: tf.distribute.Strategy | None = None) -> DCGAN:
-    """Models and optimizers built and compiled inside the strategy's scope."""
+def build_gan(cfg: GANConfig, strategy: tf.distribute.Strategy | None = None, policy: str | None = None) -> DCGAN:
+    """Models and optimizers built and compiled inside the strategy's scope.
+
+    Args:
+        policy: the Keras dtype policy to build in; None = what `cfg.precision` resolves to on this machine.
+    """
     strategy = strategy or make_strategy(cfg)
-    policy = resolve_precision(cfg)
+    policy = policy or resolve_precision(cfg)
     keras.utils.set_random_seed(cfg.seed)
     with strategy.scope():
         gan = DCGAN(build_generator(cfg, dtype=policy), build_discriminator(cfg, dtype=policy),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -85,6 +86,20 @@ def target_steps(kimg: float | None, batch_size: int) -> int | None:
     return None if kimg is None else max(1, math.ceil(kimg * 1000 / batch_size))
 
 
+def _run_precision(cfg: GANConfig, run_dir: Path, resume: bool) -> str:
+    """The dtype policy a run trains in. `precision=auto` resolves per machine (mixed_float16 on a GPU, float32 or
+    mixed_bfloat16 on a CPU), but a run keeps the policy it started in (its checkpoint's meta says which), so that
+    it resumes exactly on any machine: a Colab GPU run, resumed on a CPU, keeps its loss scale and float16."""
+    policy = resolve_precision(cfg)
+    started = (runs.checkpoint_meta(run_dir) or {}).get("precision") if resume else None
+    if cfg.precision == "auto" and started and started != policy:
+        slow = " (float16 is emulated on a CPU: several times slower)" if started == "mixed_float16" else ""
+        warnings.warn(f"precision=auto: this run started in {started}, and continues in it{slow}; here auto would "
+                      f"pick {policy}, for new runs", stacklevel=3)
+        return started
+    return policy
+
+
 def _train_locked(cfg, images, run_dir, resume, max_minutes, cpu_minutes, kimg, verbose, extra_callbacks,
                   data_source):
     steps = data_lib.steps_per_epoch(len(images), cfg.batch_size)
@@ -94,7 +109,8 @@ def _train_locked(cfg, images, run_dir, resume, max_minutes, cpu_minutes, kimg, 
     fixed_z = runs.fixed_latents(run_dir, cfg)
 
     strategy = make_strategy(cfg)
-    gan = build_gan(cfg, strategy)
+    policy = _run_precision(cfg, run_dir, resume)
+    gan = build_gan(cfg, strategy, policy)
     epoch, step_in_epoch, meta = 0, 0, {}
     if resume:
         meta = runs.restore_checkpoint(run_dir, gan)
@@ -113,7 +129,8 @@ def _train_locked(cfg, images, run_dir, resume, max_minutes, cpu_minutes, kimg, 
     shown = cb.ImagesShown(cfg.batch_size, steps_done, target)
 
     budget = cb.TimeBudget(max_minutes) if max_minutes else None
-    checkpoint = cb.Checkpoint(run_dir, steps, step_offset=step_in_epoch, clock=clock, shown=shown)
+    checkpoint = cb.Checkpoint(run_dir, steps, step_offset=step_in_epoch, clock=clock, shown=shown,
+                               meta={"precision": policy})
     guard = cb.DivergenceGuard()
     callbacks = [
         guard,  # first: it marks a diverged step before anything saves
@@ -121,7 +138,7 @@ def _train_locked(cfg, images, run_dir, resume, max_minutes, cpu_minutes, kimg, 
         shown,  # after EpochTimer, before CSVLogger and Checkpoint: kimg, img/s, s/kimg; the budget in images
         # after ImagesShown (the kimg of each evaluation), before CSVLogger and LossPlot: the KID curve
         *([cb.QualityMonitor(run_dir, reference_sample(images), every=cfg.eval_every, n=cfg.eval_samples,
-                          seed=cfg.seed, shown=shown)] if cfg.eval_every else []),
+                          seed=cfg.seed, shown=shown, checkpoint=checkpoint)] if cfg.eval_every else []),
         cb.HistoryLogger(str(run_dir / "history.csv")),
         cb.SampleGrid(run_dir, fixed_z),
         cb.LossPlot(run_dir, title=cfg.name),
@@ -132,7 +149,7 @@ def _train_locked(cfg, images, run_dir, resume, max_minutes, cpu_minutes, kimg, 
         *([budget] if budget else []),
         *extra_callbacks,
     ]
-    dtype = keras.DTypePolicy(resolve_precision(cfg, warn=False)).compute_dtype
+    dtype = keras.DTypePolicy(policy).compute_dtype
 
     def fit(dataset, first_epoch, last_epoch, steps_per_epoch):
         gan.fit(dataset, epochs=last_epoch, initial_epoch=first_epoch, steps_per_epoch=steps_per_epoch,

@@ -1,3 +1,5 @@
+import warnings
+
 import keras
 import numpy as np
 import pytest
@@ -6,6 +8,7 @@ import tensorflow as tf
 from animegan_tf import runs
 from animegan_tf.data import make_dataset
 from animegan_tf.files import to_uint8
+from animegan_tf.precision import resolve_precision
 from animegan_tf.sampling import build_gan, generate, latents
 from animegan_tf.training import train
 from conftest import blob_images, position, tiny_config
@@ -41,6 +44,8 @@ def test_one_step_updates_both_networks_and_batchnorm_statistics(precision):
     assert len(g_moving0) > 0 and changed(g_moving0, moving_stats(gan.generator)) == len(g_moving0)
     assert changed(d_moving0, moving_stats(gan.discriminator)) == len(d_moving0)
     assert int(gan.d_optimizer.iterations.numpy()) == 1 and int(gan.g_optimizer.iterations.numpy()) == 1
+    # the two optimizers are the only ones: no unused default optimizer for fit() to build and TensorBoard to log
+    assert gan.optimizer is None
 
 
 def test_two_steps_under_mirrored_strategy_on_two_cpu_devices():
@@ -173,6 +178,24 @@ def test_time_budget_stops_mid_epoch_and_resume_finishes_exactly(tmp_path, deter
     train(cfg, images, tmp_path / "budget", resume=True, verbose=0)
     assert position(runs.checkpoint_meta(tmp_path / "budget")) == (2, 0)
     assert_same_state(run_state(tmp_path / "straight"), run_state(tmp_path / "budget"))
+
+
+def test_an_auto_precision_run_resumes_in_the_policy_it_started_in(tmp_path):
+    # A run started where `auto` picked another policy (mixed_float16 on a GPU; float32 if this machine is one):
+    # its config says auto, its checkpoint holds that policy's variables (loss scales under float16).
+    here = resolve_precision(tiny_config(precision="auto"))
+    started = "mixed_float16" if here != "mixed_float16" else "float32"
+    run, images = tmp_path / "r", blob_images(16)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # mixed_float16 on a CPU warns that it is emulated
+        train(tiny_config(epochs=1, precision=started), images, run, verbose=0)
+    assert runs.checkpoint_meta(run)["precision"] == started
+    runs.write_config(run, runs.load_config(run).replace(precision="auto"))
+    with pytest.warns(UserWarning, match=f"started in {started}, and continues in it"):
+        gan = train(tiny_config(epochs=2, precision="auto"), images, run, verbose=0, resume=True)
+    assert gan.generator.get_layer("up1").dtype_policy.name == started
+    assert isinstance(gan.g_optimizer, keras.optimizers.LossScaleOptimizer) == (started == "mixed_float16")
+    assert position(runs.checkpoint_meta(run)) == (2, 0) and runs.checkpoint_meta(run)["precision"] == started
 
 
 def test_array_slices_pipeline_trains(tmp_path):

@@ -137,6 +137,16 @@ def test_the_best_state_is_the_lowest_measured_kid_and_sample_and_evaluate_can_p
     assert "eval_every" in capsys.readouterr().err
 
 
+def test_a_budget_in_images_ending_on_an_epoch_boundary_measures_that_epoch_and_a_cut_one_waits(tmp_path):
+    cfg = tiny_config(epochs=9, eval_every=1, eval_samples=8, batch_size=4)  # 16 images: 4 steps an epoch
+    train(cfg, blob_images(16), tmp_path / "r", verbose=0, kimg=0.024)  # 6 steps: stops halfway through epoch 2
+    assert [r["epoch"] for r in runs.load_metrics(tmp_path / "r")] == [1]
+    train(cfg, blob_images(16), tmp_path / "r", verbose=0, kimg=0.032, resume=True)  # ends on epoch 2's last step
+    rows = runs.load_metrics(tmp_path / "r")
+    assert [(r["epoch"], r["kimg"]) for r in rows] == [(1, 0.016), (2, 0.032)]
+    assert runs.checkpoint_meta(tmp_path / "r")["epoch"] == 2
+
+
 def test_history_carries_the_kid_curve_measured_during_training(tmp_path):
     run = tmp_path / "r"
     # 48 samples: each measurement (Inception features) outlasts a tiny epoch several times over

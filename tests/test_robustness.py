@@ -130,6 +130,7 @@ def test_tensorboard_logs_losses_and_sample_grids(image_folder, tmp_path):
     assert runs.load_config(run).tensorboard
     losses = tensorboard_events(run / "tb" / "train")
     assert sorted(losses["epoch_g_loss"]) == sorted(losses["epoch_d_loss"]) == [0, 1]
+    assert "epoch_learning_rate" not in losses  # was the 1e-3 of an RMSprop the GAN never used
     assert tensorboard_events(run / "tb" / "samples")["samples"] == [1, 2]
     plain = tmp_path / "plain"
     assert train_cli(image_folder, plain, "--epochs", "1", *TINY) == 0
