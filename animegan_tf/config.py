@@ -73,7 +73,9 @@ class GANConfig:
     label_smoothing: float = 0.0  # one-sided: real targets become 1 - label_smoothing (non-saturating loss only)
     loss: str = "nonsaturating"  # "nonsaturating" (BCE, -log D(G(z)) for G) or "hinge" (SAGAN/BigGAN)
     # Lazy R1 (Mescheder et al. 2018; StyleGAN2): on every r1_every-th D step, D's loss gains
-    # r1_every * r1_gamma / 2 * E||grad_x D(x_real)||^2, computed inside the compiled step; 0 = off.
+    # r1_every * r1_gamma / 2 * E||grad_x D(x_real)||^2, computed inside the compiled step; 0 = off. With BatchNorm
+    # in D (d_batchnorm, as in `fast`) the batch statistics tie each output to the whole batch, so this is the
+    # gradient of the batch's summed logits, not StyleGAN2's per-image penalty (which has no BatchNorm in D).
     r1_gamma: float = 0.0
     r1_every: int = 16
     # --- generator weight averaging (EMA) -----------------------------------------------------------------------
