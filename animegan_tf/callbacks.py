@@ -342,13 +342,12 @@ class QualityMonitor(keras.callbacks.Callback):
     resume and measures the same state again.
 
     An epoch cut short (a time budget, a budget in images ending mid-epoch) is not measured: its resume finishes
-    it and measures it then. `checkpoint` tells a cut epoch from one that ended on its last step because the run
-    stopped there (a budget in images that ends on an epoch boundary), which is measured; without it, any stop
-    skips the measurement.
+    it and measures it then. The run's `checkpoint` callback tells a cut epoch from one that ended on its last step
+    because the run stopped there (a budget in images that ends on an epoch boundary), which is measured.
     """
 
-    def __init__(self, run_dir, reference: np.ndarray, every: int = 5, n: int = 500, seed: int = 0,
-                 shown: ImagesShown | None = None, checkpoint: Checkpoint | None = None):
+    def __init__(self, run_dir, reference: np.ndarray, checkpoint: Checkpoint, every: int = 5, n: int = 500,
+                 seed: int = 0, shown: ImagesShown | None = None):
         super().__init__()
         self.shown = shown  # to record the kimg of each evaluation
         self.checkpoint = checkpoint
@@ -359,8 +358,7 @@ class QualityMonitor(keras.callbacks.Callback):
         self.best = min(previous) if previous else float("inf")
 
     def on_epoch_end(self, epoch, logs=None):
-        cut = self.model.stop_training if self.checkpoint is None else not self.checkpoint.epoch_complete
-        if (epoch + 1) % self.every or cut or getattr(self.model, "diverged", False):
+        if (epoch + 1) % self.every or not self.checkpoint.epoch_complete or self.model.diverged:
             if logs is not None:
                 logs["kid"] = float("nan")  # so history.csv has a KID column from the first epoch on
             return

@@ -137,8 +137,8 @@ def _train_locked(cfg, images, run_dir, resume, max_minutes, cpu_minutes, kimg, 
         cb.EpochTimer(),  # before CSVLogger, so history.csv gets epoch_seconds
         shown,  # after EpochTimer, before CSVLogger and Checkpoint: kimg, img/s, s/kimg; the budget in images
         # after ImagesShown (the kimg of each evaluation), before CSVLogger and LossPlot: the KID curve
-        *([cb.QualityMonitor(run_dir, reference_sample(images), every=cfg.eval_every, n=cfg.eval_samples,
-                          seed=cfg.seed, shown=shown, checkpoint=checkpoint)] if cfg.eval_every else []),
+        *([cb.QualityMonitor(run_dir, reference_sample(images), checkpoint, every=cfg.eval_every,
+                             n=cfg.eval_samples, seed=cfg.seed, shown=shown)] if cfg.eval_every else []),
         cb.HistoryLogger(str(run_dir / "history.csv")),
         cb.SampleGrid(run_dir, fixed_z),
         cb.LossPlot(run_dir, title=cfg.name),
