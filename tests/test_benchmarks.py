@@ -95,3 +95,35 @@ def test_eval_cost_rejects_a_run_with_fewer_than_two_evaluations(tmp_path):
     proc = run_script("eval_cost.py", "--faces", str(tmp_path), "--epochs", "3", "--every", "2", "--out",
                       str(tmp_path / "cost"))
     assert proc.returncode == 2 and "at least two evaluations" in proc.stderr
+
+
+def test_model_flops_counts_each_layer_from_the_config():
+    # Hand arithmetic from the config's fields: G projects z to 4x4 with a k4 transposed conv, then each stage
+    # scatters a k x k x cout patch per input pixel; D gathers a k x k x cin patch per output pixel, head k4 on 4x4.
+    import model_flops
+
+    from animegan_tf.config import preset
+    from animegan_tf.models import build_discriminator, build_generator
+
+    cfg = preset("fast").replace(g_base_filters=48, g_filters=(24, 12, 8), d_filters=(8, 16, 24, 40))
+    g = 16 * cfg.latent_dim * 48
+    side, cin = 4, 48
+    for cout in (24, 12, 8, 3):
+        g += side * side * cin * 16 * cout
+        side, cin = side * 2, cout
+    d, side, cin = 0, 64, 3
+    for cout in (8, 16, 24, 40):
+        side //= 2
+        d += side * side * cout * 16 * cin
+        cin = cout
+    d += 16 * 40  # logit conv over the 4x4 map
+    assert model_flops.model_macs(build_generator(cfg, dtype="float32")) == g
+    assert model_flops.model_macs(build_discriminator(cfg, dtype="float32")) == d
+    sn = model_flops.model_macs(build_discriminator(cfg.replace(d_spectral_norm=True), dtype="float32"))
+    assert sn == d  # spectral norm wraps the same convolutions
+
+
+def test_model_flops_rejects_a_bad_system():
+    proc = run_script("model_flops.py", "--systems", "fast+g_lr=fast")
+    assert proc.returncode == 2
+    assert proc.stderr.strip().splitlines()[-1].startswith("error: ")
