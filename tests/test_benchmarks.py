@@ -12,13 +12,16 @@ from pathlib import Path
 import numpy as np
 import tensorflow as tf
 
+from animegan_tf.config import preset
 from animegan_tf.data import normalize
+from animegan_tf.models import build_discriminator, build_generator
 from animegan_tf.sampling import build_gan
 from conftest import blob_images, tiny_config
 
 BENCHMARKS = Path(__file__).resolve().parent.parent / "benchmarks"
 sys.path.insert(0, str(BENCHMARKS))
 
+import model_flops  # noqa: E402
 import train_throughput  # noqa: E402
 
 
@@ -100,11 +103,6 @@ def test_eval_cost_rejects_a_run_with_fewer_than_two_evaluations(tmp_path):
 def test_model_flops_counts_each_layer_from_the_config():
     # Hand arithmetic from the config's fields: G projects z to 4x4 with a k4 transposed conv, then each stage
     # scatters a k x k x cout patch per input pixel; D gathers a k x k x cin patch per output pixel, head k4 on 4x4.
-    import model_flops
-
-    from animegan_tf.config import preset
-    from animegan_tf.models import build_discriminator, build_generator
-
     cfg = preset("fast").replace(g_base_filters=48, g_filters=(24, 12, 8), d_filters=(8, 16, 24, 40))
     g = 16 * cfg.latent_dim * 48
     side, cin = 4, 48
