@@ -21,6 +21,8 @@ from pathlib import Path
 
 import numpy as np
 
+from .runs import DEFAULT_PRETRAINED
+
 EXIT_USAGE = 2
 
 
@@ -77,8 +79,8 @@ def build_parser() -> argparse.ArgumentParser:
     sample = sub.add_parser("sample", help="write images from a trained run")
     which = sample.add_mutually_exclusive_group(required=True)
     which.add_argument("--run", help="run folder")
-    which.add_argument("--pretrained", nargs="?", const="fast", metavar="NAME",
-                       help="a generator shipped with the package instead of a run (default: fast)")
+    which.add_argument("--pretrained", nargs="?", const=DEFAULT_PRETRAINED, metavar="NAME",
+                       help=f"a generator shipped with the package instead of a run (default: {DEFAULT_PRETRAINED})")
     sample.add_argument("--n", type=int, default=16, help="number of images")
     sample.add_argument("--out", default=None, help="folder for single PNGs")
     sample.add_argument("--grid", default=None, help="also write one grid PNG here")
