@@ -327,6 +327,7 @@ def cmd_serve(args) -> int:
     from .web.folders import BadRunName, UnknownRun, resolve_run, served_runs
 
     runs_dir = PRETRAINED_DIR if args.pretrained else Path(args.runs)
+    first = args.run or (DEFAULT_PRETRAINED if args.pretrained else None)  # the page opens on this run
     names = [folder.name for folder in served_runs(runs_dir)]
     if not names:
         raise UsageError(f"no runs under {runs_dir} (a run folder holds config.json): train one first, e.g. make demo")
@@ -344,7 +345,7 @@ def cmd_serve(args) -> int:
     if warning:
         print(f"warning: {warning}", file=sys.stderr)
     try:
-        server = make_server(create_app(runs_dir, default_run=args.run), args.host, args.port)
+        server = make_server(create_app(runs_dir, default_run=first), args.host, args.port)
     except OSError as exc:  # port taken, address not on this machine
         raise UsageError(f"cannot listen on {args.host}:{args.port}: {exc.strerror or exc}") from None
     print(f"serving {len(names)} run(s) from {runs_dir} on {' '.join(server_urls(server))}  (Ctrl+C stops)",
