@@ -260,7 +260,7 @@ PRESETS: dict[str, dict] = {
     # images shown on real faces (BENCHMARKS.md, "Recipe screen"): FID 316 -> 176 at 200 kimg on the calib faces.
     "fast-v2": dict(g_lr=1e-3, d_lr=1e-3, beta_2=0.99, r1_gamma=0.1),
     # The CPU recipe: fast-v2 with Adam beta_1 = 0 (as StyleGAN2-ADA). BENCHMARKS.md, "Adam with beta_1 = 0 on
-    # `fast`": FID SEED_SUMMARY at 400 kimg on the calib faces (3 seeds), against fast-v2's 112.1 +- 0.9.
+    # `fast`": FID 99.7 +- 3.6 at 400 kimg on the calib faces (3 seeds), against fast-v2's 112.1 +- 0.9.
     "fast": dict(beta_1=0.0),
     # Seed 003, first scenario: latent projected by a Dense layer to 512x4x4, then 4 ConvTranspose k4 with
     # 32, 64, 128 and 3 filters; D is 2 Conv2D(32, k3, s2) then Flatten + Dense(1); Adam 2e-4, beta_1 0.5, batch 256,
