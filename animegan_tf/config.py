@@ -255,7 +255,7 @@ PRESETS: dict[str, dict] = {
     "fast-v1": dict(
         g_base_filters=256, g_filters=(128, 64, 32), d_filters=(32, 64, 128, 256), d_bn_input=False,
         batch_size=64, epochs=60, ema_decay=0.999, ema_rampup=0.05),
-    # The second CPU recipe (`fast` from 2026-11-30 to 2026-12-02; the pretrained generator's recipe): fast-v1 with
+    # The second CPU recipe (`fast` from 2026-11-30 until beta_1 0; the pretrained generator's recipe): fast-v1 with
     # Adam 1e-3 / beta (0.5, 0.99) for both networks and lazy R1 (gamma 0.1 every 16 D steps). Chosen at equal
     # images shown on real faces (BENCHMARKS.md, "Recipe screen"): FID 316 -> 176 at 200 kimg on the calib faces.
     "fast-v2": dict(g_lr=1e-3, d_lr=1e-3, beta_2=0.99, r1_gamma=0.1),
