@@ -21,6 +21,8 @@ from pathlib import Path
 
 import numpy as np
 
+from .runs import DEFAULT_PRETRAINED
+
 EXIT_USAGE = 2
 
 
@@ -77,8 +79,8 @@ def build_parser() -> argparse.ArgumentParser:
     sample = sub.add_parser("sample", help="write images from a trained run")
     which = sample.add_mutually_exclusive_group(required=True)
     which.add_argument("--run", help="run folder")
-    which.add_argument("--pretrained", nargs="?", const="fast", metavar="NAME",
-                       help="a generator shipped with the package instead of a run (default: fast)")
+    which.add_argument("--pretrained", nargs="?", const=DEFAULT_PRETRAINED, metavar="NAME",
+                       help=f"a generator shipped with the package instead of a run (default: {DEFAULT_PRETRAINED})")
     sample.add_argument("--n", type=int, default=16, help="number of images")
     sample.add_argument("--out", default=None, help="folder for single PNGs")
     sample.add_argument("--grid", default=None, help="also write one grid PNG here")
@@ -325,6 +327,7 @@ def cmd_serve(args) -> int:
     from .web.folders import BadRunName, UnknownRun, resolve_run, served_runs
 
     runs_dir = PRETRAINED_DIR if args.pretrained else Path(args.runs)
+    first = args.run or (DEFAULT_PRETRAINED if args.pretrained else None)  # the page opens on this run
     names = [folder.name for folder in served_runs(runs_dir)]
     if not names:
         raise UsageError(f"no runs under {runs_dir} (a run folder holds config.json): train one first, e.g. make demo")
@@ -342,7 +345,7 @@ def cmd_serve(args) -> int:
     if warning:
         print(f"warning: {warning}", file=sys.stderr)
     try:
-        server = make_server(create_app(runs_dir, default_run=args.run), args.host, args.port)
+        server = make_server(create_app(runs_dir, default_run=first), args.host, args.port)
     except OSError as exc:  # port taken, address not on this machine
         raise UsageError(f"cannot listen on {args.host}:{args.port}: {exc.strerror or exc}") from None
     print(f"serving {len(names)} run(s) from {runs_dir} on {' '.join(server_urls(server))}  (Ctrl+C stops)",

@@ -51,7 +51,11 @@ MADE = "made.json"  # a shipped generator's record of how it was trained and sco
 PRETRAINED_DIR = Path(__file__).parent / "pretrained"
 
 
-def pretrained_run(name: str = "fast") -> Path:
+# The one `--pretrained` picks when none is named: the long run of the README's first screen.
+DEFAULT_PRETRAINED = "fast-v2"
+
+
+def pretrained_run(name: str = DEFAULT_PRETRAINED) -> Path:
     """The shipped run folder of a pretrained generator (`animegan-tf sample|serve --pretrained`)."""
     folder = PRETRAINED_DIR / name
     if not re.fullmatch(r"[A-Za-z0-9_.-]+", name) or not (folder / "config.json").exists():

@@ -26,6 +26,17 @@ def test_presets_follow_the_seeds():
     assert (dcgan.g_bn_momentum, dcgan.g_bn_epsilon, dcgan.batch_size, dcgan.latent_dim) == (0.9, 1e-5, 128, 100)
 
 
+def test_each_cpu_recipe_keeps_its_meaning():
+    """A retired `fast` keeps its name (fast-v1, fast-v2), so committed figures that name it still mean it."""
+    v1, v2, fast = preset("fast-v1"), preset("fast-v2"), preset("fast")
+    assert (v1.g_filters, v1.d_filters, v1.batch_size, v1.d_bn_input) == ((128, 64, 32), (32, 64, 128, 256), 64, False)
+    assert (v1.g_lr, v1.beta_1, v1.beta_2, v1.r1_gamma) == (2e-4, 0.5, 0.999, 0.0)
+    assert (v2.g_lr, v2.d_lr, v2.beta_1, v2.beta_2, v2.r1_gamma, v2.r1_every) == (1e-3, 1e-3, 0.5, 0.99, 0.1, 16)
+    assert v2.replace(name="v1", g_lr=2e-4, d_lr=2e-4, beta_2=0.999, r1_gamma=0.0) == v1.replace(name="v1")
+    # Today's recipe: fast-v2 with Adam's beta_1 at 0 and nothing else changed.
+    assert fast.beta_1 == 0.0 and fast.replace(name="x", beta_1=0.5) == v2.replace(name="x")
+
+
 @pytest.mark.parametrize("override, field", [
     (dict(g_lr=0.0), "g_lr"),
     (dict(d_lr=-1e-4), "d_lr"),

@@ -491,7 +491,7 @@ def test_the_pretrained_page_opens_with_faces(browser, served_pretrained, tmp_pa
 
     wait = WebDriverWait(browser, 120)
     browser.get(served_pretrained)
-    wait.until(lambda d: d.find_element(By.ID, "run").get_attribute("value") == "fast")
+    wait.until(lambda d: d.find_element(By.ID, "run").get_attribute("value") == "fast-v2")
     summary = browser.find_element(By.ID, "summary").text
     assert "2000 kimg on anime_faces_calib + anime_faces_more" in summary and "FID 68.8" in summary
     first = int(browser.find_element(By.ID, "n").get_attribute("value"))
