@@ -9,6 +9,14 @@ Systems are PRESET or PRESET+key=value+… (config overrides, as `--set`). Sever
 set. Run one screen at a time on an otherwise idle machine: kimg marks are machine-independent, the seconds are
 not. Results are appended to OUT/results.jsonl as each point is measured; a system/seed/mark already there is not
 measured again, and an interrupted run folder is resumed, so the screen can be continued in a later session.
+
+The reference is 2,000 (--samples) real faces drawn with a fixed seed from --faces, or from --ref-faces to score
+against other real faces (e.g. a run on calib + more against the calib faces the calib screens are scored on). Each
+row names its reference (older rows, which do not, were scored against --faces); a point already trained and scored
+against another reference is scored again from its saved samples, without training:
+
+  python benchmarks/recipe_screen.py --faces ../shared/anime_faces_calib ../shared/anime_faces_more \
+      --ref-faces ../shared/anime_faces_calib --systems fast --kimg 200 400 --seeds 0 --out bench/screen_more
 """
 
 from __future__ import annotations
@@ -33,7 +41,15 @@ from animegan_tf.data import DataError, ingest  # noqa: E402
 from animegan_tf.files import image_grid, save_png  # noqa: E402
 from animegan_tf.quality.evaluate import evaluate_images, reference_sample  # noqa: E402
 from animegan_tf.sampling import generate, load_generator  # noqa: E402
-from animegan_tf.training import train  # noqa: E402
+from animegan_tf.training import target_steps, train  # noqa: E402
+
+
+REFERENCE_SEED = 12345  # the real faces every screen is scored against: reference_sample(faces, n, REFERENCE_SEED)
+
+
+def set_name(folders) -> str:
+    """How a row names a set of face folders: their folder names, joined by '+'."""
+    return "+".join(Path(f).resolve().name for f in folders)
 
 
 def parse_system(spec: str, seed: int):
@@ -47,16 +63,32 @@ def load_faces(folders) -> np.ndarray:
     return np.concatenate([np.asarray(ingest(f, 64, cache_dir=cache)[0]) for f in folders])
 
 
+def evaluate(images: np.ndarray, reference: np.ndarray, seed: int) -> dict:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        return evaluate_images(images, reference, seed=seed)
+
+
+def append(results: Path, row: dict, label: str) -> None:
+    with open(results, "a") as f:
+        f.write(json.dumps(row) + "\n")
+    print(f"{label} vs {row['reference']}: FID {row['fid']:.1f} KID {row['kid']:.4f} ± {row['kid_std']:.4f} "
+          f"GQ {row['gq_pct']:.1f}% DQ {row['dq_pct']:.1f}% PQ {row['pq_pct']:.1f}% "
+          f"({row['train_seconds']:.0f} s training)", flush=True)
+
+
 def print_table(path: Path) -> int:
     if not path.exists():
         print(f"error: no results yet: {path}", file=sys.stderr)
         return 2
     rows = [json.loads(line) for line in path.read_text().splitlines()]
-    print("| system | seed | kimg | generator | FID | KID ± std | GQ / DQ / PQ % (judge) | s/kimg | training s |")
-    print("|---|---|---|---|---|---|---|---|---|")
+    print("| system | seed | kimg | generator | reference | FID | KID ± std | GQ / DQ / PQ % (judge) | s/kimg | "
+          "training s |")
+    print("|---|---|---|---|---|---|---|---|---|---|")
     for r in rows:
         s_per_kimg = f"{1000 / r['img_per_s']:.2f}" if r.get("img_per_s") else "—"
-        print(f"| {r['system']} | {r['seed']} | {r['kimg']:g} | {r['generator']} | {r['fid']:.1f} | "
+        print(f"| {r['system']} | {r['seed']} | {r['kimg']:g} | {r['generator']} | "
+              f"{r.get('reference', 'training faces')} | {r['fid']:.1f} | "
               f"{r['kid']:.4f} ± {r['kid_std']:.4f} | {r['gq_pct']:.1f} / {r['dq_pct']:.1f} / {r['pq_pct']:.1f} "
               f"(v{r.get('judge', 1)}) | {s_per_kimg} | {r['train_seconds']:.0f} |")
     return 0
@@ -65,6 +97,8 @@ def print_table(path: Path) -> int:
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--faces", nargs="+", help="folder(s) of real 64x64 faces, read as one set")
+    ap.add_argument("--ref-faces", nargs="+", metavar="FOLDER",
+                    help="folder(s) of real faces to score against (default: --faces)")
     ap.add_argument("--systems", nargs="+")
     ap.add_argument("--kimg", nargs="+", type=float, help="marks at which to score")
     ap.add_argument("--seeds", nargs="+", type=int, default=[0])
@@ -80,54 +114,69 @@ def main() -> int:
 
     try:
         faces = load_faces(args.faces)
+        ref_folders = args.ref_faces or args.faces
+        ref_faces = faces if ref_folders == args.faces else load_faces(ref_folders)
         systems = {(spec, seed): parse_system(spec, seed) for spec in args.systems for seed in args.seeds}
     except (DataError, ConfigError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    reference = reference_sample(faces, args.samples, seed=12345)
+    reference = reference_sample(ref_faces, args.samples, seed=REFERENCE_SEED)
+    ref_name = set_name(ref_folders)
     out = Path(args.out)
     (out / "samples").mkdir(parents=True, exist_ok=True)
     results = out / "results.jsonl"
-    done = set()
+    done, trained = set(), {}
     if results.exists():
         for line in results.read_text().splitlines():
             r = json.loads(line)
-            done.add((r["system"], r["seed"], r["kimg"], r["generator"]))
-    print(f"{len(faces)} faces from {', '.join(args.faces)}; {cpu_name()}", flush=True)
+            point = (r["system"], r["seed"], r["kimg"], r["generator"])
+            done.add((*point, r.get("reference", set_name(args.faces))))  # rows without one: the training faces
+            trained.setdefault(point, r)
+    print(f"{len(faces)} faces from {', '.join(args.faces)}, scored against {len(ref_faces)} from "
+          f"{', '.join(ref_folders)}; {cpu_name()}", flush=True)
 
     for (spec, seed), cfg in systems.items():
         run_dir = out / "runs" / f"{spec}-seed{seed}"
         for mark in sorted(args.kimg):
             generators = ["ema", "raw"] if cfg.ema_decay and args.raw else ["ema" if cfg.ema_decay else "raw"]
-            if all((spec, seed, mark, g) in done for g in generators):
+            todo = [g for g in generators if (spec, seed, mark, g, ref_name) not in done]
+            if not todo:
+                continue
+            tags = {g: f"{spec}-seed{seed}-{mark:g}kimg-{g}" for g in todo}
+            saved = {g: out / "samples" / f"{tags[g]}.npy" for g in todo}
+            if all((spec, seed, mark, g) in trained and saved[g].exists() for g in todo):
+                for g in todo:  # scored before against another reference: score the same samples again
+                    images = np.load(saved[g])
+                    t = time.perf_counter()
+                    score = evaluate(images, reference, seed)
+                    row = {**trained[(spec, seed, mark, g)], **score, "reference": ref_name,
+                           "eval_seconds": round(time.perf_counter() - t, 1), "scored": time.strftime("%Y-%m-%d")}
+                    append(results, row, f"{spec} seed {seed} {mark:g} kimg {g} (saved samples)")
                 continue
             before = runs.checkpoint_meta(run_dir) or {}
+            if before.get("images_shown", 0) > target_steps(mark, cfg.batch_size) * cfg.batch_size:
+                print(f"{spec} seed {seed} {mark:g} kimg: skipped, its run folder is already past this mark and "
+                      f"no samples were saved there", flush=True)
+                continue
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore", UserWarning)
                 train(cfg, faces, run_dir, resume=bool(before), kimg=mark, verbose=0,
                       data_source=",".join(args.faces))
             meta = runs.checkpoint_meta(run_dir)
             history = runs.load_history(run_dir)
-            for g in generators:
+            for g in todo:
                 images = generate(load_generator(run_dir, ema=g == "ema"), args.samples, seed=seed)
                 t = time.perf_counter()
-                with warnings.catch_warnings():
-                    warnings.simplefilter("ignore", UserWarning)
-                    score = evaluate_images(images, reference, seed=seed)
-                tag = f"{spec}-seed{seed}-{mark:g}kimg-{g}"
-                save_png(image_grid(images[:64]), out / "grids" / f"{tag}.png")
-                np.save(out / "samples" / f"{tag}.npy", images)  # to judge again with another judge version
+                score = evaluate(images, reference, seed)
+                save_png(image_grid(images[:64]), out / "grids" / f"{tags[g]}.png")
+                np.save(saved[g], images)  # to score again against other faces or with another judge version
                 row = {"system": spec, "seed": seed, "kimg": mark, "generator": g, "faces": len(faces),
                        "images_shown": meta["images_shown"], "epoch": meta["epoch"],
                        "train_seconds": meta["train_seconds"], "train_cpu_seconds": meta["train_cpu_seconds"],
                        "img_per_s": float(np.median(history["img_per_s"])) if history.get("img_per_s") else None,
                        "eval_seconds": round(time.perf_counter() - t, 1), "cpu": cpu_name(),
-                       "date": time.strftime("%Y-%m-%d"), **score}
-                with open(results, "a") as f:
-                    f.write(json.dumps(row) + "\n")
-                print(f"{spec} seed {seed} {mark:g} kimg {g}: FID {score['fid']:.1f} KID {score['kid']:.4f} ± "
-                      f"{score['kid_std']:.4f} GQ {score['gq_pct']:.1f}% DQ {score['dq_pct']:.1f}% "
-                      f"PQ {score['pq_pct']:.1f}% ({meta['train_seconds']:.0f} s training)", flush=True)
+                       "date": time.strftime("%Y-%m-%d"), **score, "reference": ref_name}
+                append(results, row, f"{spec} seed {seed} {mark:g} kimg {g}")
     return 0
 
 

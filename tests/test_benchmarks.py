@@ -10,11 +10,15 @@ import sys
 from pathlib import Path
 
 import numpy as np
+import pytest
 import tensorflow as tf
+from PIL import Image
 
 from animegan_tf.config import preset
 from animegan_tf.data import normalize
 from animegan_tf.models import build_discriminator, build_generator
+from animegan_tf.quality.evaluate import evaluate_images, reference_sample
+from animegan_tf.runs import checkpoint_meta
 from animegan_tf.sampling import build_gan
 from conftest import blob_images, tiny_config
 
@@ -22,6 +26,7 @@ BENCHMARKS = Path(__file__).resolve().parent.parent / "benchmarks"
 sys.path.insert(0, str(BENCHMARKS))
 
 import model_flops  # noqa: E402
+import recipe_screen  # noqa: E402
 import train_throughput  # noqa: E402
 
 
@@ -125,3 +130,45 @@ def test_model_flops_rejects_a_bad_system():
     proc = run_script("model_flops.py", "--systems", "fast+g_lr=fast")
     assert proc.returncode == 2
     assert proc.stderr.strip().splitlines()[-1].startswith("error: ")
+
+
+def test_recipe_screen_scores_saved_samples_against_other_faces_without_training(tmp_path, image_folder):
+    other = tmp_path / "other_faces"
+    other.mkdir()
+    for i, arr in enumerate(blob_images(24, size=24, seed=11)):
+        Image.fromarray(255 - arr).save(other / f"o_{i:02d}.png")  # light discs on light ground: other faces
+    system = "fast+batch_size=8+g_base_filters=32+g_filters=16,8,8+d_filters=8,8,16,16"
+    out = tmp_path / "screen"
+    common = ["--faces", str(image_folder), "--systems", system, "--seeds", "0", "--samples", "8", "--out", str(out)]
+
+    def rows():
+        return [json.loads(line) for line in (out / "results.jsonl").read_text().splitlines()]
+
+    proc = run_script("recipe_screen.py", *common, "--kimg", "0.016", timeout=600)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    [first] = rows()
+    assert (first["reference"], first["images_shown"]) == ("faces", 16)
+    run_dir = out / "runs" / f"{system}-seed0"
+    trained = checkpoint_meta(run_dir)
+
+    proc = run_script("recipe_screen.py", *common, "--kimg", "0.016", "--ref-faces", str(other), timeout=600)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert "(saved samples)" in proc.stdout
+    assert checkpoint_meta(run_dir) == trained  # scored again, not trained again
+    first_again, second = rows()
+    assert first_again == first
+    assert second["reference"] == "other_faces"
+    for key in ("images_shown", "epoch", "train_seconds", "img_per_s", "faces"):
+        assert second[key] == first[key], key  # the training it measured is the first row's
+    samples = np.load(out / "samples" / f"{system}-seed0-0.016kimg-ema.npy")
+    expected = evaluate_images(samples, reference_sample(recipe_screen.load_faces([other]), 8,
+                                                         seed=recipe_screen.REFERENCE_SEED), seed=0)
+    assert second["kid"] == pytest.approx(expected["kid"]) and second["fid"] == pytest.approx(expected["fid"])
+    assert second["fid"] != pytest.approx(first["fid"])
+
+    # Each point is measured once per reference; a mark the run folder has passed is not trained or scored.
+    proc = run_script("recipe_screen.py", *common, "--kimg", "0.008", "0.016", "--ref-faces", str(other),
+                      timeout=600)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert "0.008 kimg: skipped, its run folder is already past this mark" in proc.stdout
+    assert len(rows()) == 2 and checkpoint_meta(run_dir) == trained
