@@ -154,7 +154,7 @@ def main() -> int:
                     append(results, row, f"{spec} seed {seed} {mark:g} kimg {g} (saved samples)")
                 continue
             before = runs.checkpoint_meta(run_dir) or {}
-            if before.get("images_shown", 0) > target_steps(mark, cfg.batch_size) * cfg.batch_size:
+            if runs.images_shown(before, cfg, len(faces)) > target_steps(mark, cfg.batch_size) * cfg.batch_size:
                 print(f"{spec} seed {seed} {mark:g} kimg: skipped, its run folder is already past this mark and "
                       f"no samples were saved there", flush=True)
                 continue
