@@ -491,9 +491,12 @@ def test_the_pretrained_page_opens_with_faces(browser, served_pretrained, tmp_pa
 
     wait = WebDriverWait(browser, 120)
     browser.get(served_pretrained)
-    wait.until(lambda d: d.find_element(By.ID, "run").get_attribute("value") == "fast-v2")
+    made = runs.read_made(runs.pretrained_run())
+    wait.until(lambda d: d.find_element(By.ID, "run").get_attribute("value") == runs.DEFAULT_PRETRAINED)
     summary = browser.find_element(By.ID, "summary").text
-    assert "2000 kimg on anime_faces_calib + anime_faces_more" in summary and "FID 68.8" in summary
+    # as the page writes numbers (JavaScript's String: 2000, 68.8)
+    assert f"{made['images_shown'] / 1000:g} kimg on anime_faces_calib + anime_faces_more" in summary
+    assert f"FID {round(made['scored']['fid'], 1):g}" in summary
     first = int(browser.find_element(By.ID, "n").get_attribute("value"))
 
     def faces_decoded(driver):
