@@ -21,7 +21,7 @@ def test_the_shipped_generator_draws_varied_faces():
     folder = runs.pretrained_run()
     cfg = runs.load_config(folder)
     assert cfg.name == runs.DEFAULT_PRETRAINED and cfg.ema_decay > 0  # the default is named by its recipe
-    made = json.loads((folder / "made.json").read_text())
+    made = runs.read_made(folder)
     assert made["images_shown"] >= made["scored"]["kimg"] * 1000 and np.isfinite(made["scored"]["fid"])
     # The shipped config is its preset's (its seed, and KID measured during training, aside), so `--preset NAME`
     # trains what the package ships.
