@@ -6,9 +6,9 @@ subsets, and the automatic judge's GQ/DQ/PQ. Marks are in images shown to D (`--
 compare systems there) or in wall-clock minutes (`--budgets`, what a Colab session buys on this machine); every
 row has both: the kimg it reached and the minutes it took here.
 
-  python benchmarks/time_to_quality.py --faces ../shared/anime_faces_calib --systems fast fast-v1 dcgan torch \
+  python benchmarks/time_to_quality.py --faces ../shared/anime_faces_calib --systems fast fast-v1 dcgan torch \\
       --kimg 100 400 1000 2000 --samples 2000 --ref 2000 --out bench/ttq --plot docs/ttq_kimg.png
-  python benchmarks/time_to_quality.py --faces ../shared/anime_faces_calib --systems fast dcgan torch \
+  python benchmarks/time_to_quality.py --faces ../shared/anime_faces_calib --systems fast dcgan torch \\
       --budgets 5 10 20 --samples 2000 --ref 2000 --out bench/ttq
 
 Systems:
@@ -23,7 +23,10 @@ Systems:
 Run the systems one after another on an otherwise idle machine (the script does; keep the machine quiet). Faces are
 read in place; their decoded cache goes to a temporary folder, never into the checkout. Every scored point is
 appended to OUT/results.jsonl as soon as it exists, and the sample arrays stay in OUT, so a long run can be read (or
-re-plotted with --plot-only) while it goes on.
+re-plotted with --plot-only) while it goes on; --plot-only --results draws committed results files together:
+
+  python benchmarks/time_to_quality.py --plot-only --results benchmarks/results/ttq_kimg_*.jsonl \\
+      --plot docs/ttq_kimg.png
 """
 
 from __future__ import annotations
@@ -200,12 +203,17 @@ def score(points, reference, batch_size, num_faces, out, results_file, extra=Non
     return rows
 
 
-def plot(results_file: Path, path: Path, title: str) -> None:
+def read_rows(results_files: list[Path]) -> list[dict]:
+    """The scored points of one or more results files, in order (a later run's rows can extend an earlier one's)."""
+    return [json.loads(line) for f in results_files for line in f.read_text().splitlines() if line.strip()]
+
+
+def plot(results_files: list[Path], path: Path, title: str) -> None:
     """FID against images shown (kimg) and against wall-clock minutes on this machine, one line per system (rows
     written before kimg was recorded have only the minutes)."""
     from matplotlib.figure import Figure
 
-    rows = [json.loads(line) for line in results_file.read_text().splitlines() if line.strip()]
+    rows = read_rows(results_files)
     fig = Figure(figsize=(12, 4.2))
     by_kimg, by_minutes = fig.subplots(1, 2)
     for system in dict.fromkeys(r["system"] for r in rows):
@@ -225,7 +233,7 @@ def plot(results_file: Path, path: Path, title: str) -> None:
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--faces", required=True, help="folder (or .zip) of real anime faces")
+    ap.add_argument("--faces", help="folder (or .zip) of real anime faces (not needed with --plot-only)")
     ap.add_argument("--systems", nargs="+", default=["fast", "dcgan"], help="see above")
     ap.add_argument("--budgets", type=float, nargs="+", default=[5, 10, 20], help="training minutes scored")
     ap.add_argument("--kimg", type=float, nargs="+", default=None,
@@ -236,8 +244,30 @@ def main():
     ap.add_argument("--torch-python", default=".venv-torch/bin/python", help="python of the PyTorch environment")
     ap.add_argument("--no-raw", action="store_true", help="do not score the raw generator beside the averaged one")
     ap.add_argument("--plot", default=None, help="also draw FID against minutes into this PNG")
-    ap.add_argument("--plot-only", action="store_true", help="only redraw --plot from OUT/results.jsonl")
+    ap.add_argument("--plot-only", action="store_true",
+                    help="only redraw --plot from --results (default OUT/results.jsonl)")
+    ap.add_argument("--results", type=Path, nargs="+", default=None,
+                    help="with --plot-only: results files to draw together, e.g. the committed "
+                         "benchmarks/results/ttq_kimg_*.jsonl")
     args = ap.parse_args()
+    if args.plot_only:
+        if not args.plot:
+            ap.error("--plot-only needs --plot PNG")
+        if not (args.results or args.out):
+            ap.error("--plot-only needs --results FILE... or --out OUT")
+        files = args.results or [Path(args.out) / "results.jsonl"]
+        missing = [str(f) for f in files if not f.is_file()]
+        if missing:
+            ap.error(f"{', '.join(missing)} does not exist")
+        try:
+            plot(files, Path(args.plot), "FID vs images shown and vs minutes")
+        except (ValueError, KeyError) as exc:
+            ap.error(f"cannot plot {', '.join(map(str, files))}: {exc!r}")
+        return
+    if args.results:
+        ap.error("--results is only read with --plot-only")
+    if not args.faces:
+        ap.error("--faces is required")
     if not Path(args.faces).exists():
         ap.error(f"--faces {args.faces} does not exist")
     in_kimg = args.kimg is not None
@@ -247,11 +277,6 @@ def main():
     warnings.filterwarnings("ignore", message="FID from")  # every row states its n and n_ref
     out = Path(args.out or tempfile.mkdtemp(prefix="ttq-"))
     results_file = out / "results.jsonl"
-    if args.plot_only:
-        if not results_file.exists():
-            ap.error(f"{results_file} does not exist")
-        plot(results_file, Path(args.plot), "FID vs images shown and vs minutes")
-        return
     configs = {}
     for spec in args.systems:
         if spec in ("torch", "bare"):
@@ -282,7 +307,7 @@ def main():
                                in_kimg=in_kimg)
         score(points, reference, cfg.batch_size, len(faces), out, results_file, {"started": start}, in_kimg)
     if args.plot:
-        plot(results_file, Path(args.plot), f"FID vs images shown and vs minutes ({len(faces)} real faces)")
+        plot([results_file], Path(args.plot), f"FID vs images shown and vs minutes ({len(faces)} real faces)")
 
 
 if __name__ == "__main__":

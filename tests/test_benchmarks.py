@@ -27,6 +27,7 @@ sys.path.insert(0, str(BENCHMARKS))
 
 import model_flops  # noqa: E402
 import recipe_screen  # noqa: E402
+import time_to_quality  # noqa: E402
 import train_throughput  # noqa: E402
 
 
@@ -80,6 +81,32 @@ def test_time_to_quality_scores_at_kimg_marks_and_reports_the_minutes_too(tmp_pa
     assert [(r["mark"], r["unit"], r["steps"], r["kimg"]) for r in rows] == [(0.016, "kimg", 2, 0.016),
                                                                              (0.04, "kimg", 5, 0.04)]
     assert 0 < rows[0]["minutes"] <= rows[1]["minutes"] and (tmp_path / "p.png").exists()
+
+
+def test_time_to_quality_plots_several_results_files_together_without_faces(tmp_path):
+    def row(system, kimg, minutes, fid):
+        return json.dumps({"system": system, "mark": kimg, "unit": "kimg", "kimg": kimg, "minutes": minutes,
+                           "fid": fid})
+
+    first, second = tmp_path / "a.jsonl", tmp_path / "b.jsonl"
+    first.write_text(row("fast", 100, 5.8, 165.7) + "\n" + row("fast", 200, 11.0, 120.1) + "\n")
+    second.write_text(row("torch", 100, 25.0, 300.0) + "\n\n")
+    assert [r["system"] for r in time_to_quality.read_rows([first, second])] == ["fast", "fast", "torch"]
+    png = tmp_path / "both.png"
+    proc = run_script("time_to_quality.py", "--plot-only", "--results", str(first), str(second), "--plot", str(png))
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert Image.open(png).size[0] > 500
+    one = tmp_path / "one.png"
+    assert run_script("time_to_quality.py", "--plot-only", "--results", str(first), "--plot", str(one)).returncode == 0
+    assert png.read_bytes() != one.read_bytes()  # the second file's system is drawn too
+
+    proc = run_script("time_to_quality.py", "--plot-only", "--results", str(first), str(tmp_path / "no.jsonl"),
+                      "--plot", str(png))
+    assert proc.returncode == 2 and "no.jsonl does not exist" in proc.stderr.strip().splitlines()[-1]
+    proc = run_script("time_to_quality.py", "--plot-only", "--results", str(first))
+    assert proc.returncode == 2 and "needs --plot" in proc.stderr
+    proc = run_script("time_to_quality.py", "--plot-only", "--plot", str(png))
+    assert proc.returncode == 2 and "needs --results" in proc.stderr
 
 
 def test_eval_cost_measures_the_evaluations_share_of_the_training_clock(tmp_path, image_folder):
