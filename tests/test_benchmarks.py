@@ -83,30 +83,33 @@ def test_time_to_quality_scores_at_kimg_marks_and_reports_the_minutes_too(tmp_pa
     assert 0 < rows[0]["minutes"] <= rows[1]["minutes"] and (tmp_path / "p.png").exists()
 
 
-def test_time_to_quality_plots_several_results_files_together_without_faces(tmp_path):
+def test_time_to_quality_plots_several_results_files_together_without_faces(tmp_path, monkeypatch, capsys):
     def row(system, kimg, minutes, fid):
         return json.dumps({"system": system, "mark": kimg, "unit": "kimg", "kimg": kimg, "minutes": minutes,
                            "fid": fid})
+
+    def main(*args):  # in process: the script's TensorFlow import is paid once, by this module
+        monkeypatch.setattr(sys, "argv", ["time_to_quality.py", *map(str, args)])
+        try:
+            time_to_quality.main()
+        except SystemExit as exc:
+            return exc.code
+        return 0
 
     first, second = tmp_path / "a.jsonl", tmp_path / "b.jsonl"
     first.write_text(row("fast", 100, 5.8, 165.7) + "\n" + row("fast", 200, 11.0, 120.1) + "\n")
     second.write_text(row("torch", 100, 25.0, 300.0) + "\n\n")
     assert [r["system"] for r in time_to_quality.read_rows([first, second])] == ["fast", "fast", "torch"]
-    png = tmp_path / "both.png"
-    proc = run_script("time_to_quality.py", "--plot-only", "--results", str(first), str(second), "--plot", str(png))
-    assert proc.returncode == 0, proc.stderr[-2000:]
-    assert Image.open(png).size[0] > 500
-    one = tmp_path / "one.png"
-    assert run_script("time_to_quality.py", "--plot-only", "--results", str(first), "--plot", str(one)).returncode == 0
-    assert png.read_bytes() != one.read_bytes()  # the second file's system is drawn too
+    both, one = tmp_path / "both.png", tmp_path / "one.png"
+    assert main("--plot-only", "--results", first, second, "--plot", both) == 0
+    assert main("--plot-only", "--results", first, "--plot", one) == 0
+    assert Image.open(both).size[0] > 500 and both.read_bytes() != one.read_bytes()  # the second file is drawn
+    capsys.readouterr()
 
-    proc = run_script("time_to_quality.py", "--plot-only", "--results", str(first), str(tmp_path / "no.jsonl"),
-                      "--plot", str(png))
-    assert proc.returncode == 2 and "no.jsonl does not exist" in proc.stderr.strip().splitlines()[-1]
-    proc = run_script("time_to_quality.py", "--plot-only", "--results", str(first))
-    assert proc.returncode == 2 and "needs --plot" in proc.stderr
-    proc = run_script("time_to_quality.py", "--plot-only", "--plot", str(png))
-    assert proc.returncode == 2 and "needs --results" in proc.stderr
+    assert main("--plot-only", "--results", first, tmp_path / "no.jsonl", "--plot", both) == 2
+    assert "no.jsonl does not exist" in capsys.readouterr().err.strip().splitlines()[-1]
+    assert main("--plot-only", "--results", first) == 2 and "needs --plot" in capsys.readouterr().err
+    assert main("--plot-only", "--plot", both) == 2 and "needs --results" in capsys.readouterr().err
 
 
 def test_eval_cost_measures_the_evaluations_share_of_the_training_clock(tmp_path, image_folder):
