@@ -1,4 +1,4 @@
-"""Small file and image helpers that every layer uses: atomic writes, uint8 conversion, grids, PNGs.
+"""Small file and image helpers that every layer uses: atomic writes, JSON lines, uint8 conversion, grids, PNGs.
 
 No TensorFlow and nothing else from the package: this module sits at the bottom of the import stack.
 """
@@ -6,6 +6,7 @@ No TensorFlow and nothing else from the package: this module sits at the bottom 
 from __future__ import annotations
 
 import io
+import json
 import os
 import tempfile
 from pathlib import Path
@@ -28,6 +29,14 @@ def atomic_write_bytes(path: Path, payload: bytes) -> None:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def read_jsonl(path: Path) -> list[dict]:
+    """The records of a JSON-lines file (one object per line, blank lines skipped), in order; [] when it is missing."""
+    path = Path(path)
+    if not path.exists():
+        return []
+    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
 
 
 def to_uint8(images) -> np.ndarray:

@@ -37,7 +37,7 @@ except ImportError:  # Windows: no run-folder lock
 import numpy as np
 
 from .config import GANConfig
-from .files import atomic_write_bytes
+from .files import atomic_write_bytes, read_jsonl
 
 CHECKPOINT = Path("checkpoints") / "latest.npz"
 PREVIOUS_CHECKPOINTS = (Path("checkpoints") / "previous_1.npz", Path("checkpoints") / "previous_2.npz")
@@ -413,10 +413,7 @@ def restore_checkpoint(run_dir: Path, gan, groups=None) -> dict:
 
 def load_metrics(run_dir: Path) -> list[dict]:
     """metrics.jsonl -> list of dicts (one per evaluation), [] when there is none."""
-    path = Path(run_dir) / "metrics.jsonl"
-    if not path.exists():
-        return []
-    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+    return read_jsonl(Path(run_dir) / "metrics.jsonl")
 
 
 def append_metrics(run_dir: Path, record: dict) -> None:

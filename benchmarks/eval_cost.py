@@ -4,7 +4,7 @@ the judge), history.csv records every epoch's training seconds. The measured sha
 the run's training clock (which counts them); the table then gives the share for other cadences and data sizes from
 the two medians, since one evaluation costs the same whatever the data and an epoch costs its images / img/s.
 
-  python benchmarks/eval_cost.py --faces ../shared/anime_faces_calib --system fast --epochs 8 --every 2 \
+  python benchmarks/eval_cost.py --faces ../shared/anime_faces_calib --system fast --epochs 8 --every 2 \\
       --out bench/eval_cost
 
 Run it on an otherwise idle machine: both halves of the ratio are wall-clock seconds.

@@ -1,6 +1,6 @@
 """Ship a trained run's sampling generator with the package (`animegan-tf sample|serve --pretrained NAME`).
 
-  python benchmarks/export_pretrained.py --screen bench/screen --system fast --seed 0 --kimg 1000 --name fast \
+  python benchmarks/export_pretrained.py --screen bench/screen --system fast --seed 0 --kimg 1000 --name fast \\
       --command "python benchmarks/recipe_screen.py --faces ... --systems fast --kimg 400 1000 --out bench/screen"
 
 Reads the run folder and its scored row from a recipe screen (benchmarks/recipe_screen.py), and writes
@@ -11,7 +11,6 @@ docs/pretrained_NAME.png (64 faces of fixed latents, seed 0).
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 from pathlib import Path
@@ -19,7 +18,7 @@ from pathlib import Path
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 from animegan_tf import runs  # noqa: E402
-from animegan_tf.files import image_grid, save_png  # noqa: E402
+from animegan_tf.files import image_grid, read_jsonl, save_png  # noqa: E402
 from animegan_tf.sampling import generate, load_generator  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -37,8 +36,7 @@ def main() -> int:
 
     screen = Path(args.screen)
     run_dir = screen / "runs" / f"{args.system}-seed{args.seed}"
-    rows = [json.loads(line) for line in (screen / "results.jsonl").read_text().splitlines()] \
-        if (screen / "results.jsonl").exists() else []
+    rows = read_jsonl(screen / "results.jsonl")
     scored = [r for r in rows if (r["system"], r["seed"], r["kimg"], r["generator"])
               == (args.system, args.seed, args.kimg, "ema")]
     meta = runs.checkpoint_meta(run_dir) or {}

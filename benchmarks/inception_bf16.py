@@ -1,7 +1,7 @@
 """The FID-Inception pass in bfloat16 against float32, side by side: speed, and how far FID, KID and the judge's
 verdicts move.
 
-  python benchmarks/inception_bf16.py --faces ../shared/anime_faces_calib --n 2000 --repeats 3 \
+  python benchmarks/inception_bf16.py --faces ../shared/anime_faces_calib --n 2000 --repeats 3 \\
       --samples bench/screen/samples/fast-seed0-400kimg-ema.npy bench/screen/samples/fast-v1-seed0-200kimg-ema.npy
 
 Each sample set (.npy of uint8 generated faces, e.g. recipe_screen.py's) and N real faces (a fixed sample) are

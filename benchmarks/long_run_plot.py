@@ -1,14 +1,13 @@
 """The long run's curves in one figure: KID measured during training (eval_every, small samples) and FID/KID at
 the screen's kimg marks (2,000 samples vs 2,000 real), against kimg, with the wall-clock on this machine on top.
 
-  python benchmarks/long_run_plot.py --screen bench/screen_more --system fast+eval_every=10 --seed 0 \
+  python benchmarks/long_run_plot.py --screen bench/screen_more --system fast+eval_every=10 --seed 0 \\
       --out docs/long_run.png
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from pathlib import Path
 
@@ -19,6 +18,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
 from animegan_tf import runs  # noqa: E402
+from animegan_tf.files import read_jsonl  # noqa: E402
 
 
 def main() -> int:
@@ -32,7 +32,7 @@ def main() -> int:
     screen = Path(args.screen)
     run_dir = screen / "runs" / f"{args.system}-seed{args.seed}"
     during = [m for m in runs.load_metrics(run_dir) if "kimg" in m and "kid" in m and m.get("state") != "best"]
-    marks = [json.loads(line) for line in (screen / "results.jsonl").read_text().splitlines()]
+    marks = read_jsonl(screen / "results.jsonl")
     marks = [r for r in marks if r["system"] == args.system and r["seed"] == args.seed and r["generator"] == "ema"]
     if not during and not marks:
         print(f"error: nothing measured for {args.system} seed {args.seed} in {screen}", file=sys.stderr)

@@ -2,7 +2,7 @@
 mark to mark) and is scored at every mark on real faces: FID and KID ± std (N samples vs N real), the judge's
 GQ/DQ/PQ, with the wall-clock and CPU seconds and img/s it took on this machine.
 
-  python benchmarks/recipe_screen.py --faces ../shared/anime_faces_calib --systems fast fast+aug_flip=true \
+  python benchmarks/recipe_screen.py --faces ../shared/anime_faces_calib --systems fast fast+aug_flip=true \\
       --kimg 100 200 --seeds 0 --out bench/screen
 
 Systems are PRESET or PRESET+key=value+… (config overrides, as `--set`). Several --faces folders are read as one
@@ -15,7 +15,7 @@ against other real faces (e.g. a run on calib + more against the calib faces the
 row names its reference (older rows, which do not, were scored against --faces); a point already trained and scored
 against another reference is scored again from its saved samples, without training:
 
-  python benchmarks/recipe_screen.py --faces ../shared/anime_faces_calib ../shared/anime_faces_more \
+  python benchmarks/recipe_screen.py --faces ../shared/anime_faces_calib ../shared/anime_faces_more \\
       --ref-faces ../shared/anime_faces_calib --systems fast --kimg 200 400 --seeds 0 --out bench/screen_more
 """
 
@@ -38,7 +38,7 @@ from animegan_tf import runs  # noqa: E402
 from animegan_tf.records import cpu_name  # noqa: E402
 from animegan_tf.config import ConfigError, apply_overrides, preset  # noqa: E402
 from animegan_tf.data import DataError, ingest  # noqa: E402
-from animegan_tf.files import image_grid, save_png  # noqa: E402
+from animegan_tf.files import image_grid, read_jsonl, save_png  # noqa: E402
 from animegan_tf.quality.evaluate import evaluate_images, reference_sample  # noqa: E402
 from animegan_tf.sampling import generate, load_generator  # noqa: E402
 from animegan_tf.training import target_steps, train  # noqa: E402
@@ -81,7 +81,7 @@ def print_table(path: Path) -> int:
     if not path.exists():
         print(f"error: no results yet: {path}", file=sys.stderr)
         return 2
-    rows = [json.loads(line) for line in path.read_text().splitlines()]
+    rows = read_jsonl(path)
     print("| system | seed | kimg | generator | reference | FID | KID ± std | GQ / DQ / PQ % (judge) | s/kimg | "
           "training s |")
     print("|---|---|---|---|---|---|---|---|---|---|")
@@ -126,12 +126,10 @@ def main() -> int:
     (out / "samples").mkdir(parents=True, exist_ok=True)
     results = out / "results.jsonl"
     done, trained = set(), {}
-    if results.exists():
-        for line in results.read_text().splitlines():
-            r = json.loads(line)
-            point = (r["system"], r["seed"], r["kimg"], r["generator"])
-            done.add((*point, r.get("reference", set_name(args.faces))))  # rows without one: the training faces
-            trained.setdefault(point, r)
+    for r in read_jsonl(results):
+        point = (r["system"], r["seed"], r["kimg"], r["generator"])
+        done.add((*point, r.get("reference", set_name(args.faces))))  # rows without one: the training faces
+        trained.setdefault(point, r)
     print(f"{len(faces)} faces from {', '.join(args.faces)}, scored against {len(ref_faces)} from "
           f"{', '.join(ref_folders)}; {cpu_name()}", flush=True)
 

@@ -49,7 +49,7 @@ import numpy as np  # noqa: E402
 from animegan_tf.config import ConfigError, apply_overrides, preset  # noqa: E402
 from animegan_tf.data import ingest, make_dataset, steps_per_epoch  # noqa: E402
 from animegan_tf.quality.evaluate import evaluate_images, reference_sample  # noqa: E402
-from animegan_tf.files import image_grid, save_png  # noqa: E402
+from animegan_tf.files import image_grid, read_jsonl, save_png  # noqa: E402
 from animegan_tf.precision import compute_dtype  # noqa: E402
 from animegan_tf.sampling import build_gan, generate  # noqa: E402
 from animegan_tf.training import train  # noqa: E402
@@ -205,7 +205,7 @@ def score(points, reference, batch_size, num_faces, out, results_file, extra=Non
 
 def read_rows(results_files: list[Path]) -> list[dict]:
     """The scored points of one or more results files, in order (a later run's rows can extend an earlier one's)."""
-    return [json.loads(line) for f in results_files for line in f.read_text().splitlines() if line.strip()]
+    return [row for f in results_files for row in read_jsonl(f)]
 
 
 def plot(results_files: list[Path], path: Path, title: str) -> None:

@@ -7,7 +7,7 @@ gives medians over repeats and the ratio fit / bare.
   python benchmarks/train_throughput.py                       # float32, batch 128, XLA per Keras' "auto"
   python benchmarks/train_throughput.py --precision mixed_bfloat16 --repeats 7
   python benchmarks/train_throughput.py --compare-precisions  # float32 vs mixed_bfloat16 vs mixed_float16 (fit)
-  python benchmarks/train_throughput.py --preset fast --batch 64 --compare-precisions \
+  python benchmarks/train_throughput.py --preset fast --batch 64 --compare-precisions \\
       --precisions float32 mixed_bfloat16                                  # the CPU recipe on a bf16 CPU
   python benchmarks/train_throughput.py --compare-xla          # fit with XLA off vs on
   python benchmarks/train_throughput.py --torch-python .venv-torch/bin/python   # + the PyTorch peer, NCHW and

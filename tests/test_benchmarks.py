@@ -4,6 +4,7 @@ Nothing here times anything (timings live in BENCHMARKS.md); the PyTorch and Ker
 that `make test` does not install and are not run here.
 """
 
+import ast
 import json
 import subprocess
 import sys
@@ -202,3 +203,17 @@ def test_recipe_screen_scores_saved_samples_against_other_faces_without_training
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert "0.008 kimg: skipped, its run folder is already past this mark" in proc.stdout
     assert len(rows()) == 2 and checkpoint_meta(run_dir) == trained
+
+
+@pytest.mark.parametrize("script", sorted(p.name for p in BENCHMARKS.glob("*.py")))
+def test_benchmark_docstring_commands_keep_their_line_breaks(script):
+    # A lone backslash at a line's end inside a (non-raw) docstring joins the lines: --help then prints the
+    # example command as one line with a run of spaces. Every continuation written in the source must survive.
+    source = (BENCHMARKS / script).read_text()
+    node = ast.parse(source).body[0]
+    doc = ast.get_docstring(ast.parse(source), clean=False)
+    if doc is None:
+        pytest.skip("no module docstring")
+    written = [line for line in source.splitlines()[node.lineno - 1:node.end_lineno] if line.endswith("\\")]
+    printed = [line for line in doc.splitlines() if line.endswith("\\")]
+    assert len(printed) == len(written), f"{script}: a docstring line ends in a single backslash; write it as \\\\"

@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from animegan_tf import lab, plots, runs
+from animegan_tf.files import read_jsonl
 from animegan_tf.sampling import load_generator
 from animegan_tf.training import train
 from conftest import blob_images, position, tiny_config
@@ -129,3 +130,12 @@ def test_checkpoints_are_read_by_name_and_old_index_keyed_ones_still_load(tmp_pa
     renamed["generator/generator/project/kernel_x"] = renamed.pop("generator/generator/project/kernel")
     with pytest.raises(ValueError, match="generator variables do not match"):
         restored(renamed)
+
+
+def test_read_jsonl_keeps_order_skips_blank_lines_and_reads_a_missing_file_as_empty(tmp_path):
+    path = tmp_path / "rows.jsonl"
+    path.write_text('{"kimg": 200, "fid": 120.4}\n\n{"kimg": 400, "fid": 98.6}\n   \n')
+    assert read_jsonl(path) == [{"kimg": 200, "fid": 120.4}, {"kimg": 400, "fid": 98.6}]
+    assert read_jsonl(tmp_path / "missing.jsonl") == []
+    runs.append_metrics(tmp_path, {"epoch": 1, "kid": 0.25})  # what the run folders append, read back the same way
+    assert read_jsonl(tmp_path / "metrics.jsonl") == runs.load_metrics(tmp_path) == [{"epoch": 1, "kid": 0.25}]
