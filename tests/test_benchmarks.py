@@ -210,8 +210,8 @@ def test_benchmark_docstring_commands_keep_their_line_breaks(script):
     # A lone backslash at a line's end inside a (non-raw) docstring joins the lines: --help then prints the
     # example command as one line with a run of spaces. Every continuation written in the source must survive.
     source = (BENCHMARKS / script).read_text()
-    node = ast.parse(source).body[0]
-    doc = ast.get_docstring(ast.parse(source), clean=False)
+    module = ast.parse(source)
+    node, doc = module.body[0], ast.get_docstring(module, clean=False)
     if doc is None:
         pytest.skip("no module docstring")
     written = [line for line in source.splitlines()[node.lineno - 1:node.end_lineno] if line.endswith("\\")]
