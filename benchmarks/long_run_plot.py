@@ -32,8 +32,8 @@ def main() -> int:
     screen = Path(args.screen)
     run_dir = screen / "runs" / f"{args.system}-seed{args.seed}"
     during = [m for m in runs.load_metrics(run_dir) if "kimg" in m and "kid" in m and m.get("state") != "best"]
-    marks = read_jsonl(screen / "results.jsonl")
-    marks = [r for r in marks if r["system"] == args.system and r["seed"] == args.seed and r["generator"] == "ema"]
+    marks = [r for r in read_jsonl(screen / "results.jsonl")
+             if r["system"] == args.system and r["seed"] == args.seed and r["generator"] == "ema"]
     if not during and not marks:
         print(f"error: nothing measured for {args.system} seed {args.seed} in {screen}", file=sys.stderr)
         return 2
