@@ -37,6 +37,13 @@ def test_each_cpu_recipe_keeps_its_meaning():
     assert fast.beta_1 == 0.0 and fast.replace(name="x", beta_1=0.5) == v2.replace(name="x")
 
 
+def test_fast_wide_is_fast_at_the_dcgan_widths():
+    wide, fast, dcgan = preset("fast-wide"), preset("fast"), preset("dcgan")
+    widths = ("g_base_filters", "g_filters", "d_filters")
+    assert all(getattr(wide, k) == getattr(dcgan, k) for k in widths)
+    assert wide.replace(name="x", **{k: getattr(fast, k) for k in widths}) == fast.replace(name="x")
+
+
 @pytest.mark.parametrize("override, field", [
     (dict(g_lr=0.0), "g_lr"),
     (dict(d_lr=-1e-4), "d_lr"),
