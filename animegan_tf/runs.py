@@ -14,6 +14,7 @@ runs/<name>/
   data.json             the --data source the run trained on
   generator.keras       the generator that samples, at the end (the averaged one when ema_decay > 0)
   generator_raw.keras   the trained (not averaged) generator, at the end, when ema_decay > 0
+  generator_int8.npz    in a shipped folder (animegan_tf/pretrained/), generator.keras stored in int8 (quantize.py)
 """
 
 from __future__ import annotations
@@ -38,16 +39,18 @@ import numpy as np
 
 from .config import GANConfig
 from .files import atomic_write_bytes, read_jsonl
+from .quantize import save_int8
 
 CHECKPOINT = Path("checkpoints") / "latest.npz"
 PREVIOUS_CHECKPOINTS = (Path("checkpoints") / "previous_1.npz", Path("checkpoints") / "previous_2.npz")
 BEST_CHECKPOINT = Path("checkpoints") / "best.npz"  # lowest KID so far (when evaluation during training is on)
 FINAL_GENERATOR = "generator.keras"
 FINAL_RAW_GENERATOR = "generator_raw.keras"
+INT8_GENERATOR = "generator_int8.npz"  # a shipped generator stored in int8 (quantize.py), in place of generator.keras
 MADE = "made.json"  # a shipped generator's record of how it was trained and scored
 
-# Generators trained here and shipped with the package, each a minimal run folder (config.json, generator.keras,
-# made.json: how it was made and how it scored), so everything that reads run folders reads them too.
+# Generators trained here and shipped with the package, each a minimal run folder (config.json, generator.keras or
+# generator_int8.npz, made.json: how it was made and how it scored), so everything that reads run folders reads them.
 PRETRAINED_DIR = Path(__file__).parent / "pretrained"
 
 
@@ -64,15 +67,25 @@ def pretrained_run(name: str = DEFAULT_PRETRAINED) -> Path:
     return folder
 
 
-def export_pretrained(run_dir: Path, out_dir: Path, made: dict) -> Path:
+def export_pretrained(run_dir: Path, out_dir: Path, made: dict, int8_weights: dict | None = None) -> Path:
     """Copy a finished run's sampling generator and config into a minimal run folder `out_dir`, with `made`
-    (how it was trained and scored) as made.json. Each file is written atomically."""
+    (how it was trained and scored) as made.json. Each file is written atomically.
+
+    Args:
+        int8_weights: the sampling generator's arrays by checkpoint key ("generator/<path>", variable_keys), to
+            store as generator_int8.npz (quantize.py) in place of a copy of generator.keras.
+    """
     run_dir, out_dir = Path(run_dir), Path(out_dir)
     source = run_dir / FINAL_GENERATOR
     if not source.exists():
         raise FileNotFoundError(f"run folder has no {FINAL_GENERATOR} (it is written when training ends): {run_dir}")
-    for name in ("config.json", FINAL_GENERATOR):
-        atomic_write_bytes(out_dir / name, (run_dir / name).read_bytes())
+    atomic_write_bytes(out_dir / "config.json", (run_dir / "config.json").read_bytes())
+    if int8_weights is None:
+        atomic_write_bytes(out_dir / FINAL_GENERATOR, source.read_bytes())
+        (out_dir / INT8_GENERATOR).unlink(missing_ok=True)  # one generator per folder
+    else:
+        save_int8(out_dir / INT8_GENERATOR, int8_weights)
+        (out_dir / FINAL_GENERATOR).unlink(missing_ok=True)
     atomic_write_bytes(out_dir / MADE, (json.dumps(made, indent=1) + "\n").encode())
     return out_dir
 

@@ -16,6 +16,7 @@ from .files import to_uint8
 from .gan import DCGAN
 from .models import build_discriminator, build_generator
 from .precision import make_strategy, resolve_precision
+from .quantize import load_int8
 
 
 def build_gan(cfg: GANConfig, strategy: tf.distribute.Strategy | None = None, policy: str | None = None) -> DCGAN:
@@ -70,11 +71,31 @@ def load_generator(run_dir: Path, ema: bool = True, state: str = "latest") -> ke
         with np.load(found[0]) as state:
             runs.read_group(state, group, generator.weights, found[0])  # the averaged one has the same names
         return generator
-    final = Path(run_dir) / (runs.FINAL_GENERATOR if group == "ema_generator" or not cfg.ema_decay
-                             else runs.FINAL_RAW_GENERATOR)
+    sampling = group == "ema_generator" or not cfg.ema_decay
+    final = Path(run_dir) / (runs.FINAL_GENERATOR if sampling else runs.FINAL_RAW_GENERATOR)
     if final.exists():
         return keras.saving.load_model(final, compile=False)
+    packed = Path(run_dir) / runs.INT8_GENERATOR  # a shipped generator stored in int8: only the sampling one
+    if sampling and packed.exists():
+        runs.read_group(load_int8(packed), "generator", generator.weights, packed)
+        return generator
     raise FileNotFoundError(f"run folder has no checkpoint and no {final.name}: {run_dir}")
+
+
+def export_pretrained_int8(run_dir: Path, out_dir: Path, made: dict) -> Path:
+    """runs.export_pretrained with the run's generator.keras stored in int8 (quantize.py, about a quarter of the
+    bytes): for a generator too large to ship in float32."""
+    final = Path(run_dir) / runs.FINAL_GENERATOR
+    if not final.exists():
+        raise FileNotFoundError(f"run folder has no {runs.FINAL_GENERATOR} (it is written when training ends): "
+                                f"{run_dir}")
+    # Keyed as load_generator's freshly built model names its variables (a loaded .keras names them without the
+    # model's scope), so the file is read by name like a checkpoint.
+    generator = build_generator(runs.load_config(run_dir).replace(precision="float32"), dtype="float32")
+    generator.set_weights(keras.saving.load_model(final, compile=False).get_weights())
+    weights = dict(zip(runs.variable_keys("generator", generator.weights),
+                       (keras.ops.convert_to_numpy(w) for w in generator.weights)))
+    return runs.export_pretrained(run_dir, out_dir, made, int8_weights=weights)
 
 
 def latents(seed: int, n: int, latent_dim: int) -> np.ndarray:

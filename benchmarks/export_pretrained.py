@@ -5,7 +5,10 @@
 
 Reads the run folder and its scored row from a recipe screen (benchmarks/recipe_screen.py), and writes
 animegan_tf/pretrained/NAME/ (config.json, generator.keras, made.json: the screen's row, the command, the data) and
-docs/pretrained_NAME.png (64 faces of fixed latents, seed 0).
+docs/pretrained_NAME.png (64 faces of fixed latents, seed 0). With --int8 the generator is stored as
+generator_int8.npz (animegan_tf/quantize.py: int8 kernels, about a quarter of the bytes) for one too large for the
+repo in float32; the screen's row then scores the float32 generator, and benchmarks/int8_quality.py measures the
+difference.
 """
 
 from __future__ import annotations
@@ -19,7 +22,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 from animegan_tf import runs  # noqa: E402
 from animegan_tf.files import image_grid, read_jsonl, save_png  # noqa: E402
-from animegan_tf.sampling import generate, load_generator  # noqa: E402
+from animegan_tf.sampling import export_pretrained_int8, generate, load_generator  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -32,6 +35,8 @@ def main() -> int:
     ap.add_argument("--kimg", type=float, required=True, help="the mark the run stopped at (its scored row)")
     ap.add_argument("--name", required=True, help="name under animegan_tf/pretrained/")
     ap.add_argument("--command", required=True, help="the recipe_screen command that trained and scored it")
+    ap.add_argument("--int8", action="store_true",
+                    help="store the generator in int8 (a quarter of the bytes; for one over the repo's 5 MB)")
     args = ap.parse_args()
 
     screen = Path(args.screen)
@@ -50,7 +55,12 @@ def main() -> int:
         return 2
     made = {"system": args.system, "data": runs.data_source(run_dir), "command": args.command,
             "scored": scored[-1], "images_shown": meta["images_shown"], "epoch": meta["epoch"]}
-    out = runs.export_pretrained(run_dir, ROOT / "animegan_tf" / "pretrained" / args.name, made)
+    out = ROOT / "animegan_tf" / "pretrained" / args.name
+    if args.int8:
+        made["stored"] = "int8 weights, per-channel scales (animegan_tf/quantize.py)"
+        export_pretrained_int8(run_dir, out, made)
+    else:
+        runs.export_pretrained(run_dir, out, made)
     grid = ROOT / "docs" / f"pretrained_{args.name}.png"
     save_png(image_grid(generate(load_generator(out), 64, seed=0)), grid)
     print(f"wrote {out} and {grid}")

@@ -21,6 +21,7 @@ from animegan_tf.models import build_discriminator, build_generator
 from animegan_tf.quality.evaluate import evaluate_images, reference_sample
 from animegan_tf.runs import checkpoint_meta
 from animegan_tf.sampling import build_gan
+from animegan_tf.training import train
 from conftest import blob_images, tiny_config
 
 BENCHMARKS = Path(__file__).resolve().parent.parent / "benchmarks"
@@ -203,6 +204,20 @@ def test_recipe_screen_scores_saved_samples_against_other_faces_without_training
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert "0.008 kimg: skipped, its run folder is already past this mark" in proc.stdout
     assert len(rows()) == 2 and checkpoint_meta(run_dir) == trained
+
+
+def test_int8_quality_scores_both_stored_precisions_of_one_run(tmp_path, image_folder):
+    run = tmp_path / "run"
+    train(tiny_config(epochs=1, ema_decay=0.9), blob_images(16), run, verbose=0)
+    proc = run_script("int8_quality.py", "--run", str(run), "--ref-faces", str(image_folder), "--samples", "8",
+                      timeout=600)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    rows = [json.loads(line) for line in proc.stdout.splitlines() if line.startswith("{")]
+    assert [r["stored"] for r in rows] == ["float32", "int8"]
+    assert all(np.isfinite(r["fid"]) and r["gq_pct"] + r["dq_pct"] + r["pq_pct"] > 99.8 for r in rows)
+    assert rows[1]["bytes"] < rows[0]["bytes"]
+    proc = run_script("int8_quality.py", "--run", str(tmp_path), "--ref-faces", str(image_folder))
+    assert proc.returncode == 2 and proc.stderr.strip().splitlines() == [f"error: {tmp_path} has no generator.keras"]
 
 
 @pytest.mark.parametrize("script", sorted(p.name for p in BENCHMARKS.glob("*.py")))

@@ -70,7 +70,7 @@ class LoadedGenerator:
 def _weights_stamp(run_dir: Path) -> tuple[int, ...]:
     """Changes whenever the run writes new weights, so a run still training is served at its latest checkpoint."""
     paths = (run_dir / runs.CHECKPOINT, run_dir / runs.FINAL_GENERATOR, run_dir / runs.FINAL_RAW_GENERATOR,
-             run_dir / runs.BEST_CHECKPOINT, run_dir / "config.json")
+             run_dir / runs.BEST_CHECKPOINT, run_dir / runs.INT8_GENERATOR, run_dir / "config.json")
     return tuple(p.stat().st_mtime_ns if p.exists() else 0 for p in paths)
 
 

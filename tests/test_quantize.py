@@ -1,0 +1,76 @@
+"""int8 storage of a shipped generator: what it stores, what it loses, and that the folder works like any other."""
+
+import numpy as np
+import pytest
+
+from animegan_tf import runs
+from animegan_tf.quantize import SCALE_SUFFIX, dequantize, load_int8, quantize, save_int8
+from animegan_tf.sampling import export_pretrained_int8, generate, load_generator
+from animegan_tf.training import train
+
+from conftest import blob_images, tiny_config
+
+
+def test_quantize_is_off_by_at_most_half_a_step_per_channel():
+    rng = np.random.default_rng(0)
+    w = rng.normal(0, 0.02, (4, 4, 8, 5)).astype(np.float32) * np.array([1, 10, 0.1, 3, 0])  # channel 4 all zero
+    q, scale = quantize(w)
+    assert q.dtype == np.int8 and scale.shape == (5,) and scale.dtype == np.float32
+    peak = np.abs(w).reshape(-1, 5).max(axis=0)
+    np.testing.assert_allclose(scale[:4], peak[:4] / 127, rtol=1e-6)  # each channel's largest weight maps to ±127
+    assert np.abs(q).reshape(-1, 5).max(axis=0).tolist() == [127, 127, 127, 127, 0]
+    error = np.abs(dequantize(q, scale) - w)
+    assert np.all(error <= scale / 2 * (1 + 1e-5))
+    assert not np.any(dequantize(q, scale)[..., 4])  # a zero channel stays zero (scale 1, no division by zero)
+    with pytest.raises(ValueError, match="kernels"):
+        quantize(np.ones(3))
+
+
+def test_save_int8_stores_kernels_as_int8_and_the_rest_exactly(tmp_path):
+    rng = np.random.default_rng(1)
+    arrays = {"g/dense/kernel": rng.normal(size=(16, 32)).astype(np.float32),
+              "g/bn/moving_variance": rng.uniform(0.5, 2, 32).astype(np.float32)}
+    path = tmp_path / "w.npz"
+    save_int8(path, arrays)
+    with np.load(path) as raw:
+        assert raw["g/dense/kernel"].dtype == np.int8 and raw["g/dense/kernel" + SCALE_SUFFIX].shape == (32,)
+        np.testing.assert_array_equal(raw["g/bn/moving_variance"], arrays["g/bn/moving_variance"])
+    back = load_int8(path)
+    assert sorted(back.files) == sorted(arrays)
+    np.testing.assert_array_equal(back["g/dense/kernel"], dequantize(*quantize(arrays["g/dense/kernel"])))
+    assert not list(tmp_path.glob("*.tmp"))
+    with pytest.raises(ValueError, match=SCALE_SUFFIX):
+        save_int8(path, {"x" + SCALE_SUFFIX: arrays["g/dense/kernel"]})
+
+
+def test_an_int8_export_loads_and_draws_nearly_the_same_faces(tmp_path):
+    run = tmp_path / "run"
+    train(tiny_config(epochs=1, ema_decay=0.9), blob_images(16), run, verbose=0)
+    full = runs.export_pretrained(run, tmp_path / "float32", {"note": "float32"})
+    packed = export_pretrained_int8(run, tmp_path / "int8", {"note": "int8"})
+    assert not (packed / runs.FINAL_GENERATOR).exists() and (packed / runs.INT8_GENERATOR).exists()
+    a = generate(load_generator(full), 16, seed=5).astype(int)
+    b = generate(load_generator(packed), 16, seed=5).astype(int)
+    diff = np.abs(a - b)
+    assert diff.mean() < 2 and diff.max() < 40  # the same faces, off by rounding
+    # Every variable came from the file, each within half a step of the float32 one (a kernel) or equal to it.
+    g_full, g_packed = load_generator(full), load_generator(packed)
+    for key, w, v in zip(runs.variable_keys("generator", g_full.weights), g_full.weights, g_packed.weights):
+        w, v = np.asarray(w), np.asarray(v)
+        if w.ndim >= 2:
+            assert np.all(np.abs(w - v) <= quantize(w)[1] / 2 * (1 + 1e-5)), key
+        else:
+            np.testing.assert_array_equal(w, v, err_msg=key)
+    # A float32 export over the int8 one replaces it: one generator per folder.
+    runs.export_pretrained(run, packed, {"note": "float32 again"})
+    assert (packed / runs.FINAL_GENERATOR).exists() and not (packed / runs.INT8_GENERATOR).exists()
+
+
+def test_an_int8_file_from_another_config_is_refused(tmp_path):
+    run = tmp_path / "run"
+    train(tiny_config(epochs=1, ema_decay=0.9), blob_images(16), run, verbose=0)
+    packed = export_pretrained_int8(run, tmp_path / "int8", {})
+    other = tiny_config(epochs=1, ema_decay=0.9, g_filters=(16,))
+    runs.write_config(packed, other)
+    with pytest.raises(ValueError, match="has shape"):  # named, not a silent partial load
+        load_generator(packed)
