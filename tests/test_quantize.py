@@ -1,12 +1,17 @@
 """int8 storage of a shipped generator: what it stores, what it loses, and that the folder works like any other."""
 
+import io
+
 import numpy as np
 import pytest
+from PIL import Image
 
 from animegan_tf import runs
+from animegan_tf.cli import main
 from animegan_tf.quantize import SCALE_SUFFIX, dequantize, load_int8, quantize, save_int8
 from animegan_tf.sampling import export_pretrained_int8, generate, load_generator
 from animegan_tf.training import train
+from animegan_tf.web.app import create_app
 
 from conftest import blob_images, tiny_config
 
@@ -61,6 +66,11 @@ def test_an_int8_export_loads_and_draws_nearly_the_same_faces(tmp_path):
             assert np.all(np.abs(w - v) <= quantize(w)[1] / 2 * (1 + 1e-5)), key
         else:
             np.testing.assert_array_equal(w, v, err_msg=key)
+    # The page and `sample` read it like any run folder.
+    response = create_app(tmp_path).test_client().get("/api/generate", query_string={"run": "int8", "n": 1})
+    assert response.status_code == 200 and np.asarray(Image.open(io.BytesIO(response.data))).std() > 0
+    grid = tmp_path / "grid.png"
+    assert main(["sample", "--run", str(packed), "--n", "4", "--grid", str(grid)]) == 0 and grid.exists()
     # A float32 export over the int8 one replaces it: one generator per folder.
     runs.export_pretrained(run, packed, {"note": "float32 again"})
     assert (packed / runs.FINAL_GENERATOR).exists() and not (packed / runs.INT8_GENERATOR).exists()
