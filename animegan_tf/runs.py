@@ -67,25 +67,30 @@ def pretrained_run(name: str = DEFAULT_PRETRAINED) -> Path:
     return folder
 
 
-def export_pretrained(run_dir: Path, out_dir: Path, made: dict, int8_weights: dict | None = None) -> Path:
+def export_pretrained(run_dir: Path, out_dir: Path, made: dict, int8_weights: dict | None = None,
+                      int8_axes: dict | None = None) -> Path:
     """Copy a finished run's sampling generator and config into a minimal run folder `out_dir`, with `made`
     (how it was trained and scored) as made.json. Each file is written atomically.
 
     Args:
         int8_weights: the sampling generator's arrays by checkpoint key ("generator/<path>", variable_keys), to
             store as generator_int8.npz (quantize.py) in place of a copy of generator.keras.
+        int8_axes: the output channel axis of a kernel whose last axis is not (quantize.quantize).
     """
     run_dir, out_dir = Path(run_dir), Path(out_dir)
     source = run_dir / FINAL_GENERATOR
     if not source.exists():
         raise FileNotFoundError(f"run folder has no {FINAL_GENERATOR} (it is written when training ends): {run_dir}")
+    if out_dir.resolve() == run_dir.resolve():
+        raise ValueError(f"export into the run folder itself: {run_dir}")
+    # One generator per folder, and the old one goes first: a crash midway leaves a folder that says it has none,
+    # never a new config beside old weights.
+    (out_dir / (FINAL_GENERATOR if int8_weights is not None else INT8_GENERATOR)).unlink(missing_ok=True)
     atomic_write_bytes(out_dir / "config.json", (run_dir / "config.json").read_bytes())
     if int8_weights is None:
         atomic_write_bytes(out_dir / FINAL_GENERATOR, source.read_bytes())
-        (out_dir / INT8_GENERATOR).unlink(missing_ok=True)  # one generator per folder
     else:
-        save_int8(out_dir / INT8_GENERATOR, int8_weights)
-        (out_dir / FINAL_GENERATOR).unlink(missing_ok=True)
+        save_int8(out_dir / INT8_GENERATOR, int8_weights, int8_axes)
     atomic_write_bytes(out_dir / MADE, (json.dumps(made, indent=1) + "\n").encode())
     return out_dir
 

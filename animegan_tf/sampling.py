@@ -79,7 +79,8 @@ def load_generator(run_dir: Path, ema: bool = True, state: str = "latest") -> ke
     if sampling and packed.exists():
         runs.read_group(load_int8(packed), "generator", generator.weights, packed)
         return generator
-    raise FileNotFoundError(f"run folder has no checkpoint and no {final.name}: {run_dir}")
+    also = f" or {runs.INT8_GENERATOR}" if sampling else ""
+    raise FileNotFoundError(f"run folder has no checkpoint and no {final.name}{also}: {run_dir}")
 
 
 def export_pretrained_int8(run_dir: Path, out_dir: Path, made: dict) -> Path:
@@ -93,9 +94,12 @@ def export_pretrained_int8(run_dir: Path, out_dir: Path, made: dict) -> Path:
     # model's scope), so the file is read by name like a checkpoint.
     generator = build_generator(runs.load_config(run_dir).replace(precision="float32"), dtype="float32")
     generator.set_weights(keras.saving.load_model(final, compile=False).get_weights())
-    weights = dict(zip(runs.variable_keys("generator", generator.weights),
-                       (keras.ops.convert_to_numpy(w) for w in generator.weights)))
-    return runs.export_pretrained(run_dir, out_dir, made, int8_weights=weights)
+    keys = dict(zip((id(w) for w in generator.weights), runs.variable_keys("generator", generator.weights)))
+    weights = {keys[id(w)]: keras.ops.convert_to_numpy(w) for w in generator.weights}
+    # Conv2DTranspose kernels are (h, w, out, in): their output channels are the second-to-last axis.
+    axes = {keys[id(layer.kernel)]: -2 for layer in generator.layers
+            if isinstance(layer, keras.layers.Conv2DTranspose)}
+    return runs.export_pretrained(run_dir, out_dir, made, int8_weights=weights, int8_axes=axes)
 
 
 def latents(seed: int, n: int, latent_dim: int) -> np.ndarray:

@@ -57,7 +57,7 @@ def main() -> int:
             "scored": scored[-1], "images_shown": meta["images_shown"], "epoch": meta["epoch"]}
     out = ROOT / "animegan_tf" / "pretrained" / args.name
     if args.int8:
-        made["stored"] = "int8 weights, per-channel scales (animegan_tf/quantize.py)"
+        made["stored"] = "int8 kernels, one scale per output channel (animegan_tf/quantize.py)"
         export_pretrained_int8(run_dir, out, made)
     else:
         runs.export_pretrained(run_dir, out, made)

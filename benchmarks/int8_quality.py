@@ -3,8 +3,9 @@ and through its int8 copy, both scored against the same real faces, with the pix
 
   python benchmarks/int8_quality.py --run animegan_tf/pretrained/fast-v2 --ref-faces ../shared/anime_faces_calib
 
-RUN is any run folder with a generator.keras (a finished run, or a shipped float32 one). Scoring as in
-recipe_screen.py: 2,000 samples against 2,000 real faces drawn with its reference seed, samples seed 0.
+RUN is any run folder with a generator.keras (a finished run, or a shipped float32 one): both stored forms are
+exported from it as they would ship, and each exported folder is loaded and sampled. Scoring as in recipe_screen.py:
+2,000 samples against 2,000 real faces drawn with its reference seed, samples seed 0.
 """
 
 from __future__ import annotations
@@ -26,8 +27,7 @@ from animegan_tf.quality.evaluate import reference_sample  # noqa: E402
 from animegan_tf.records import cpu_name  # noqa: E402
 from animegan_tf.sampling import export_pretrained_int8, generate, load_generator  # noqa: E402
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-import recipe_screen  # noqa: E402
+import recipe_screen  # noqa: E402  (beside this script)
 
 
 def main() -> int:
@@ -37,8 +37,12 @@ def main() -> int:
     ap.add_argument("--samples", type=int, default=2000)
     args = ap.parse_args()
     run = Path(args.run)
-    if not (run / runs.FINAL_GENERATOR).exists():
-        print(f"error: {run} has no {runs.FINAL_GENERATOR}", file=sys.stderr)
+    missing = [n for n in ("config.json", runs.FINAL_GENERATOR) if not (run / n).exists()]
+    if missing:
+        print(f"error: {run} has no {' and no '.join(missing)}", file=sys.stderr)
+        return 2
+    if args.samples < 2:
+        print(f"error: --samples must be at least 2, got {args.samples}", file=sys.stderr)
         return 2
     try:
         faces = recipe_screen.load_faces(args.ref_faces)
@@ -47,11 +51,11 @@ def main() -> int:
         return 2
     reference = reference_sample(faces, args.samples, seed=recipe_screen.REFERENCE_SEED)
     with tempfile.TemporaryDirectory() as tmp:
-        packed = export_pretrained_int8(run, Path(tmp) / "int8", {})
-        size = {"float32": (run / runs.FINAL_GENERATOR).stat().st_size,
-                "int8": (packed / runs.INT8_GENERATOR).stat().st_size}
-        images = {"float32": generate(load_generator(run), args.samples, seed=0),
-                  "int8": generate(load_generator(packed), args.samples, seed=0)}
+        folders = {"float32": runs.export_pretrained(run, Path(tmp) / "float32", {}),
+                   "int8": export_pretrained_int8(run, Path(tmp) / "int8", {})}
+        size = {"float32": (folders["float32"] / runs.FINAL_GENERATOR).stat().st_size,
+                "int8": (folders["int8"] / runs.INT8_GENERATOR).stat().st_size}
+        images = {k: generate(load_generator(folder), args.samples, seed=0) for k, folder in folders.items()}
     diff = np.abs(images["float32"].astype(int) - images["int8"].astype(int))
     print(f"{run.name}: {args.samples} samples each vs {len(reference)} real faces from "
           f"{recipe_screen.set_name(args.ref_faces)}; {cpu_name()}")

@@ -215,9 +215,12 @@ def test_int8_quality_scores_both_stored_precisions_of_one_run(tmp_path, image_f
     rows = [json.loads(line) for line in proc.stdout.splitlines() if line.startswith("{")]
     assert [r["stored"] for r in rows] == ["float32", "int8"]
     assert all(np.isfinite(r["fid"]) and r["gq_pct"] + r["dq_pct"] + r["pq_pct"] > 99.8 for r in rows)
-    assert rows[1]["bytes"] < rows[0]["bytes"]
+    assert "pixel difference (0-255): mean " in proc.stdout
     proc = run_script("int8_quality.py", "--run", str(tmp_path), "--ref-faces", str(image_folder))
-    assert proc.returncode == 2 and proc.stderr.strip().splitlines() == [f"error: {tmp_path} has no generator.keras"]
+    assert proc.returncode == 2
+    assert proc.stderr.strip().splitlines() == [f"error: {tmp_path} has no config.json and no generator.keras"]
+    proc = run_script("int8_quality.py", "--run", str(run), "--ref-faces", str(image_folder), "--samples", "1")
+    assert proc.returncode == 2 and proc.stderr.strip().splitlines() == ["error: --samples must be at least 2, got 1"]
 
 
 @pytest.mark.parametrize("script", sorted(p.name for p in BENCHMARKS.glob("*.py")))
