@@ -21,6 +21,7 @@ from pathlib import Path
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 from animegan_tf import runs  # noqa: E402
+from animegan_tf.config import ConfigError, preset  # noqa: E402
 from animegan_tf.files import image_grid, read_jsonl, save_png  # noqa: E402
 from animegan_tf.sampling import export_pretrained_int8, generate, load_generator  # noqa: E402
 
@@ -35,6 +36,8 @@ def main() -> int:
     ap.add_argument("--kimg", type=float, required=True, help="the mark the run stopped at (its scored row)")
     ap.add_argument("--name", required=True, help="name under animegan_tf/pretrained/")
     ap.add_argument("--command", required=True, help="the recipe_screen command that trained and scored it")
+    ap.add_argument("--preset", help="the preset the run's config is (its seed and eval_every aside), named so in the "
+                    "shipped config.json; refused when it is not that preset (default: keep the run's name)")
     ap.add_argument("--int8", action="store_true",
                     help="store the generator in int8 (a quarter of the bytes; for one over the repo's 5 MB)")
     args = ap.parse_args()
@@ -53,6 +56,16 @@ def main() -> int:
         print(f"error: {run_dir} trained past {args.kimg:g} kimg ({meta['images_shown']} images): its row does "
               "not describe its weights", file=sys.stderr)
         return 2
+    cfg = runs.load_config(run_dir)
+    if args.preset:
+        try:
+            same = cfg.replace(name=args.preset, seed=0, eval_every=0) == preset(args.preset).replace(seed=0)
+        except ConfigError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 2
+        if not same:
+            print(f"error: {args.system} is not the {args.preset} preset (seed and eval_every aside)", file=sys.stderr)
+            return 2
     made = {"system": args.system, "data": runs.data_source(run_dir), "command": args.command,
             "scored": scored[-1], "images_shown": meta["images_shown"], "epoch": meta["epoch"]}
     out = ROOT / "animegan_tf" / "pretrained" / args.name
@@ -61,6 +74,8 @@ def main() -> int:
         export_pretrained_int8(run_dir, out, made)
     else:
         runs.export_pretrained(run_dir, out, made)
+    if args.preset:
+        runs.write_config(out, cfg.replace(name=args.preset))
     grid = ROOT / "docs" / f"pretrained_{args.name}.png"
     save_png(image_grid(generate(load_generator(out), 64, seed=0)), grid)
     print(f"wrote {out} and {grid}")

@@ -204,6 +204,12 @@ def test_recipe_screen_scores_saved_samples_against_other_faces_without_training
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert "0.008 kimg: skipped, its run folder is already past this mark" in proc.stdout
     assert len(rows()) == 2 and checkpoint_meta(run_dir) == trained
+    # Shipping it under a preset's name it is not is refused before anything is written.
+    proc = run_script("export_pretrained.py", "--screen", str(out), "--system", system, "--seed", "0", "--kimg",
+                      "0.016", "--name", "never-written", "--command", "test", "--preset", "fast")
+    assert proc.returncode == 2
+    assert proc.stderr.strip().splitlines() == [f"error: {system} is not the fast preset (seed and eval_every aside)"]
+    assert not (BENCHMARKS.parent / "animegan_tf" / "pretrained" / "never-written").exists()
 
 
 def test_int8_quality_scores_both_stored_precisions_of_one_run(tmp_path, image_folder):

@@ -17,10 +17,19 @@ from animegan_tf.web.app import create_app
 from conftest import blob_images, tiny_config
 
 
-def test_the_shipped_generator_draws_varied_faces():
-    folder = runs.pretrained_run()
+SHIPPED = sorted(p.name for p in runs.PRETRAINED_DIR.iterdir() if (p / "config.json").exists())
+
+
+def test_the_default_is_shipped():
+    assert runs.DEFAULT_PRETRAINED in SHIPPED
+    assert runs.pretrained_run() == runs.PRETRAINED_DIR / runs.DEFAULT_PRETRAINED
+
+
+@pytest.mark.parametrize("name", SHIPPED)
+def test_each_shipped_generator_draws_varied_faces(name):
+    folder = runs.pretrained_run(name)
     cfg = runs.load_config(folder)
-    assert cfg.name == runs.DEFAULT_PRETRAINED and cfg.ema_decay > 0  # the default is named by its recipe
+    assert cfg.name == name and cfg.ema_decay > 0  # each is named by its recipe, and samples its averaged G
     made = runs.read_made(folder)
     assert made["images_shown"] >= made["scored"]["kimg"] * 1000 and np.isfinite(made["scored"]["fid"])
     # The shipped config is its preset's (its seed, and KID measured during training, aside), so `--preset NAME`
