@@ -238,9 +238,12 @@ def run_summary(run_dir: Path) -> dict:
             summary[key] = None if value is None else (int(value) if not digits else round(value, digits))
         summary.update(epochs_done=made.get("epoch"), kimg=None if shown is None else shown / 1000,
                        metrics_epoch=made.get("epoch"))
+        data = " + ".join(Path(part).name for part in str(made.get("data", "")).split(",") if part)
         summary["made"] = {"kimg": summary["kimg"], "faces": scored.get("faces"), "date": scored.get("date"),
-                           "data": " + ".join(Path(part).name for part in str(made.get("data", "")).split(",") if part),
-                           "n": scored.get("n")}
+                           "data": data, "n": scored.get("n"),
+                           # the real faces FID/KID were measured against (rows without one: the training faces)
+                           "reference": scored["reference"].replace("+", " + ") if scored.get("reference") else data,
+                           "stored": made.get("stored", "float32")}
     best = runs.read_meta(run_dir / runs.BEST_CHECKPOINT)
     if best:
         shown = best.get("images_shown")
