@@ -94,11 +94,11 @@ def export_pretrained_int8(run_dir: Path, out_dir: Path, made: dict) -> Path:
     # model's scope), so the file is read by name like a checkpoint.
     generator = build_generator(runs.load_config(run_dir).replace(precision="float32"), dtype="float32")
     generator.set_weights(keras.saving.load_model(final, compile=False).get_weights())
-    keys = dict(zip((id(w) for w in generator.weights), runs.variable_keys("generator", generator.weights)))
-    weights = {keys[id(w)]: keras.ops.convert_to_numpy(w) for w in generator.weights}
+    names = runs.variable_keys("generator", generator.weights)
+    weights = {name: keras.ops.convert_to_numpy(w) for name, w in zip(names, generator.weights)}
     # Conv2DTranspose kernels are (h, w, out, in): their output channels are the second-to-last axis.
-    axes = {keys[id(layer.kernel)]: -2 for layer in generator.layers
-            if isinstance(layer, keras.layers.Conv2DTranspose)}
+    transposed = {id(layer.kernel) for layer in generator.layers if isinstance(layer, keras.layers.Conv2DTranspose)}
+    axes = {name: -2 for name, w in zip(names, generator.weights) if id(w) in transposed}
     return runs.export_pretrained(run_dir, out_dir, made, int8_weights=weights, int8_axes=axes)
 
 
