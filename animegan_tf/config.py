@@ -321,6 +321,13 @@ def preset(name: str) -> GANConfig:
     return GANConfig(name=name, **overrides)
 
 
+def is_preset(cfg: GANConfig, name: str) -> bool:
+    """Whether cfg trains preset `name`'s recipe: equal to it apart from its name, its seed and eval_every (KID
+    measured during training changes what a run records, not what it learns). Raises ConfigError for an unknown
+    name."""
+    return cfg.replace(name=name, seed=0, eval_every=0) == preset(name).replace(seed=0, eval_every=0)
+
+
 def _parse_value(f: dataclasses.Field, raw: str):
     kind = f.type if isinstance(f.type, str) else f.type.__name__
     try:

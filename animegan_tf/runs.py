@@ -68,7 +68,7 @@ def pretrained_run(name: str = DEFAULT_PRETRAINED) -> Path:
 
 
 def export_pretrained(run_dir: Path, out_dir: Path, made: dict, int8_weights: dict | None = None,
-                      int8_axes: dict | None = None) -> Path:
+                      int8_axes: dict | None = None, config: GANConfig | None = None) -> Path:
     """Copy a finished run's sampling generator and config into a minimal run folder `out_dir`, with `made`
     (how it was trained and scored) as made.json. Each file is written atomically.
 
@@ -76,6 +76,7 @@ def export_pretrained(run_dir: Path, out_dir: Path, made: dict, int8_weights: di
         int8_weights: the sampling generator's arrays by checkpoint key ("generator/<path>", variable_keys), to
             store as generator_int8.npz (quantize.py) in place of a copy of generator.keras.
         int8_axes: the output channel axis of a kernel whose last axis is not (quantize.quantize).
+        config: the config.json to ship (e.g. the run's under its preset's name); default the run's own.
     """
     run_dir, out_dir = Path(run_dir), Path(out_dir)
     source = run_dir / FINAL_GENERATOR
@@ -86,7 +87,10 @@ def export_pretrained(run_dir: Path, out_dir: Path, made: dict, int8_weights: di
     # One generator per folder, and the old one goes first: a crash midway leaves a folder that says it has none,
     # never a new config beside old weights.
     (out_dir / (FINAL_GENERATOR if int8_weights is not None else INT8_GENERATOR)).unlink(missing_ok=True)
-    atomic_write_bytes(out_dir / "config.json", (run_dir / "config.json").read_bytes())
+    if config is None:
+        atomic_write_bytes(out_dir / "config.json", (run_dir / "config.json").read_bytes())
+    else:
+        write_config(out_dir, config)
     if int8_weights is None:
         atomic_write_bytes(out_dir / FINAL_GENERATOR, source.read_bytes())
     else:

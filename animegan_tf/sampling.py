@@ -83,9 +83,9 @@ def load_generator(run_dir: Path, ema: bool = True, state: str = "latest") -> ke
     raise FileNotFoundError(f"run folder has no checkpoint and no {final.name}{also}: {run_dir}")
 
 
-def export_pretrained_int8(run_dir: Path, out_dir: Path, made: dict) -> Path:
+def export_pretrained_int8(run_dir: Path, out_dir: Path, made: dict, config: GANConfig | None = None) -> Path:
     """runs.export_pretrained with the run's generator.keras stored in int8 (quantize.py, about a quarter of the
-    bytes): for a generator too large to ship in float32."""
+    bytes): for a generator too large to ship in float32. `config` as there."""
     final = Path(run_dir) / runs.FINAL_GENERATOR
     if not final.exists():
         raise FileNotFoundError(f"run folder has no {runs.FINAL_GENERATOR} (it is written when training ends): "
@@ -99,7 +99,7 @@ def export_pretrained_int8(run_dir: Path, out_dir: Path, made: dict) -> Path:
     # Conv2DTranspose kernels are (h, w, out, in): their output channels are the second-to-last axis.
     transposed = {id(layer.kernel) for layer in generator.layers if isinstance(layer, keras.layers.Conv2DTranspose)}
     axes = {name: -2 for name, w in zip(names, generator.weights) if id(w) in transposed}
-    return runs.export_pretrained(run_dir, out_dir, made, int8_weights=weights, int8_axes=axes)
+    return runs.export_pretrained(run_dir, out_dir, made, int8_weights=weights, int8_axes=axes, config=config)
 
 
 def latents(seed: int, n: int, latent_dim: int) -> np.ndarray:

@@ -21,7 +21,7 @@ from pathlib import Path
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 from animegan_tf import runs  # noqa: E402
-from animegan_tf.config import ConfigError, preset  # noqa: E402
+from animegan_tf.config import ConfigError, is_preset  # noqa: E402
 from animegan_tf.files import image_grid, read_jsonl, save_png  # noqa: E402
 from animegan_tf.sampling import export_pretrained_int8, generate, load_generator  # noqa: E402
 
@@ -59,23 +59,22 @@ def main() -> int:
     cfg = runs.load_config(run_dir)
     if args.preset:
         try:
-            same = cfg.replace(name=args.preset, seed=0, eval_every=0) == preset(args.preset).replace(seed=0)
+            same = is_preset(cfg, args.preset)
         except ConfigError as exc:
             print(f"error: {exc}", file=sys.stderr)
             return 2
         if not same:
             print(f"error: {args.system} is not the {args.preset} preset (seed and eval_every aside)", file=sys.stderr)
             return 2
+        cfg = cfg.replace(name=args.preset)
     made = {"system": args.system, "data": runs.data_source(run_dir), "command": args.command,
             "scored": scored[-1], "images_shown": meta["images_shown"], "epoch": meta["epoch"]}
     out = ROOT / "animegan_tf" / "pretrained" / args.name
     if args.int8:
         made["stored"] = "int8 kernels, one scale per output channel (animegan_tf/quantize.py)"
-        export_pretrained_int8(run_dir, out, made)
+        export_pretrained_int8(run_dir, out, made, config=cfg)
     else:
-        runs.export_pretrained(run_dir, out, made)
-    if args.preset:
-        runs.write_config(out, cfg.replace(name=args.preset))
+        runs.export_pretrained(run_dir, out, made, config=cfg)
     grid = ROOT / "docs" / f"pretrained_{args.name}.png"
     save_png(image_grid(generate(load_generator(out), 64, seed=0)), grid)
     print(f"wrote {out} and {grid}")

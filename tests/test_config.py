@@ -2,7 +2,7 @@ import json
 
 import pytest
 
-from animegan_tf.config import PRESETS, ConfigError, GANConfig, apply_overrides, preset
+from animegan_tf.config import PRESETS, ConfigError, GANConfig, apply_overrides, is_preset, preset
 
 
 def test_every_preset_builds_and_round_trips_through_json():
@@ -89,3 +89,13 @@ def test_overrides_parse_types_and_validate():
 def test_unknown_preset():
     with pytest.raises(ConfigError, match="unknown preset"):
         preset("stylegan")
+    with pytest.raises(ConfigError, match="unknown preset"):
+        is_preset(preset("fast"), "stylegan")
+
+
+def test_a_config_is_its_preset_whatever_its_name_seed_and_kid_schedule():
+    wide = preset("fast-wide")
+    run = wide.replace(name="fast+g_base_filters=512", seed=3, eval_every=20)  # a screen's system string, seed 3
+    assert is_preset(run, "fast-wide") and is_preset(preset("dcgan"), "dcgan")
+    assert not is_preset(run, "fast")  # its parent: the widths differ
+    assert not is_preset(run.replace(g_lr=2e-3), "fast-wide") and not is_preset(run.replace(epochs=61), "fast-wide")

@@ -9,7 +9,7 @@ from PIL import Image
 
 from animegan_tf import runs
 from animegan_tf.cli import main
-from animegan_tf.config import preset
+from animegan_tf.config import is_preset
 from animegan_tf.sampling import generate, load_generator
 from animegan_tf.training import train
 from animegan_tf.web.app import create_app
@@ -34,7 +34,7 @@ def test_each_shipped_generator_draws_varied_faces(name):
     assert made["images_shown"] >= made["scored"]["kimg"] * 1000 and np.isfinite(made["scored"]["fid"])
     # The shipped config is its preset's (its seed, and KID measured during training, aside), so `--preset NAME`
     # trains what the package ships.
-    assert cfg.replace(seed=0, eval_every=0) == preset(cfg.name).replace(seed=0)
+    assert is_preset(cfg, cfg.name)
     images = generate(load_generator(folder), 64, seed=0)
     assert images.shape == (64, 64, 64, 3) and images.dtype == np.uint8
     # Faces differ from each other (a collapsed generator draws one image 64 times) and are not flat.
@@ -78,5 +78,11 @@ def test_export_copies_the_run_generator_exactly(tmp_path):
     np.testing.assert_array_equal(a, b)
     assert json.loads((out / "made.json").read_text()) == {"note": "test"}
     assert not list(out.glob("*.tmp"))
+    assert runs.load_config(out) == runs.load_config(run)
+    # Shipped under another name (a preset's), the config is written once, as given, and still draws the same faces.
+    renamed = runs.load_config(run).replace(name="shipped-name")
+    out = runs.export_pretrained(run, tmp_path / "renamed", {}, config=renamed)
+    assert runs.load_config(out) == renamed
+    np.testing.assert_array_equal(generate(load_generator(out), 8, seed=5), a)
     with pytest.raises(FileNotFoundError, match="generator.keras"):
         runs.export_pretrained(tmp_path / "shipped" / "nothing", tmp_path / "again", {})

@@ -1,6 +1,7 @@
 """int8 storage of a shipped generator: what it stores, what it loses, and that the folder works like any other."""
 
 import io
+import shutil
 
 import numpy as np
 import pytest
@@ -102,6 +103,27 @@ def test_an_int8_export_loads_and_draws_nearly_the_same_faces(tiny_run, tmp_path
     with pytest.raises(ValueError, match="into the run folder itself"):  # it would delete the run's generator
         export_pretrained_int8(run, run, {})
     assert (run / runs.FINAL_GENERATOR).exists()
+
+
+def test_the_export_scales_a_transposed_kernel_per_output_channel(tiny_run, tmp_path):
+    # A trained tiny kernel's channels may be near one size, where a scale per input channel would pass a bound
+    # too; here each transposed kernel's output channels span 1e-3x to 1x, and each must keep its own precision.
+    run = tmp_path / "run"
+    shutil.copytree(tiny_run, run)
+    generator = keras.saving.load_model(run / runs.FINAL_GENERATOR, compile=False)
+    transposed = [layer for layer in generator.layers if isinstance(layer, keras.layers.Conv2DTranspose)]
+    assert transposed
+    for layer in transposed:
+        kernel = np.asarray(layer.kernel)  # (h, w, out, in)
+        sizes = np.geomspace(1e-3, 1, kernel.shape[-2]).astype(np.float32)[:, None]
+        layer.kernel.assign(kernel * sizes)
+    generator.save(run / runs.FINAL_GENERATOR)
+    packed = load_generator(export_pretrained_int8(run, tmp_path / "int8", {}))
+    for layer in transposed:
+        w = np.asarray(layer.kernel)
+        v = np.asarray(packed.get_layer(layer.name).kernel)
+        error = np.abs(w - v).max(axis=(0, 1, 3))  # per output channel
+        assert np.all(error <= np.abs(w).max(axis=(0, 1, 3)) / 254 * (1 + 1e-5)), layer.name
 
 
 def test_an_int8_file_from_another_config_is_refused(tiny_run, tmp_path):
