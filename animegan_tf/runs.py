@@ -55,7 +55,7 @@ PRETRAINED_DIR = Path(__file__).parent / "pretrained"
 
 
 # The one `--pretrained` picks when none is named: the long run of the README's first screen.
-DEFAULT_PRETRAINED = "fast-v2"
+DEFAULT_PRETRAINED = "fast-wide"
 
 
 def pretrained_run(name: str = DEFAULT_PRETRAINED) -> Path:

@@ -3,7 +3,8 @@
   python benchmarks/export_pretrained.py --screen bench/screen --system fast --seed 0 --kimg 1000 --name fast \\
       --command "python benchmarks/recipe_screen.py --faces ... --systems fast --kimg 400 1000 --out bench/screen"
 
-Reads the run folder and its scored row from a recipe screen (benchmarks/recipe_screen.py), and writes
+Reads the run folder and its scored row from a recipe screen (benchmarks/recipe_screen.py; with --reference, the
+row scored against those real faces), and writes
 animegan_tf/pretrained/NAME/ (config.json, generator.keras, made.json: the screen's row, the command, the data) and
 docs/pretrained_NAME.png (64 faces of fixed latents, seed 0). With --int8 the generator is stored as
 generator_int8.npz (animegan_tf/quantize.py: int8 kernels, about a quarter of the bytes) for one too large for the
@@ -38,6 +39,8 @@ def main() -> int:
     ap.add_argument("--command", required=True, help="the recipe_screen command that trained and scored it")
     ap.add_argument("--preset", help="the preset the run's config is (its seed and eval_every aside), named so in the "
                     "shipped config.json; refused when it is not that preset (default: keep the run's name)")
+    ap.add_argument("--reference", help="the scored row against these real faces, as the screen names them "
+                    "(e.g. anime_faces_calib; default: the last one scored)")
     ap.add_argument("--int8", action="store_true",
                     help="store the generator in int8 (a quarter of the bytes; for one over the repo's 5 MB)")
     args = ap.parse_args()
@@ -46,11 +49,13 @@ def main() -> int:
     run_dir = screen / "runs" / f"{args.system}-seed{args.seed}"
     rows = read_jsonl(screen / "results.jsonl")
     scored = [r for r in rows if (r["system"], r["seed"], r["kimg"], r["generator"])
-              == (args.system, args.seed, args.kimg, "ema")]
+              == (args.system, args.seed, args.kimg, "ema")
+              and args.reference in (None, r.get("reference"))]
     meta = runs.checkpoint_meta(run_dir) or {}
     if not scored or meta.get("images_shown", 0) < args.kimg * 1000:
-        print(f"error: no scored {args.kimg:g}-kimg row of {args.system} seed {args.seed} whose run stopped "
-              f"there in {screen}", file=sys.stderr)
+        against = f" against {args.reference}" if args.reference else ""
+        print(f"error: no scored {args.kimg:g}-kimg row{against} of {args.system} seed {args.seed} whose run "
+              f"stopped there in {screen}", file=sys.stderr)
         return 2
     if meta["images_shown"] > args.kimg * 1000 + runs.load_config(run_dir).batch_size:
         print(f"error: {run_dir} trained past {args.kimg:g} kimg ({meta['images_shown']} images): its row does "

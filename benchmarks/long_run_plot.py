@@ -1,5 +1,6 @@
 """The long run's curves in one figure: KID measured during training (eval_every, small samples) and FID/KID at
-the screen's kimg marks (2,000 samples vs 2,000 real), against kimg, with the wall-clock on this machine on top.
+the screen's kimg marks (2,000 samples vs 2,000 real; a line per set of real faces they were scored against), against
+kimg, with the wall-clock on this machine on top.
 
   python benchmarks/long_run_plot.py --screen bench/screen_more --system fast+eval_every=10 --seed 0 \\
       --out docs/long_run.png
@@ -27,6 +28,7 @@ def main() -> int:
     ap.add_argument("--system", required=True)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--out", required=True)
+    ap.add_argument("--name", help="what the title calls the system (default: the system string)")
     args = ap.parse_args()
 
     screen = Path(args.screen)
@@ -47,16 +49,22 @@ def main() -> int:
         ax_kid.plot(kimg, kid, marker=".", label=f"during training ({during[0]['n']} samples)")
         ax_kid.plot([kimg[best]], [kid[best]], marker="*", markersize=12, color="black", linestyle="none",
                     label=f"best: {kid[best]:.3f} at {kimg[best]:.0f} kimg")
-    if marks:
-        ax_kid.errorbar([r["kimg"] for r in marks], [r["kid"] for r in marks], yerr=[r["kid_std"] for r in marks],
-                        marker="o", linestyle="--", label="at the marks (2,000 samples)")
-        ax_fid.plot([r["kimg"] for r in marks], [r["fid"] for r in marks], marker="o")
-        for r in marks:
-            ax_fid.annotate(f"{r['fid']:.1f}", (r["kimg"], r["fid"]), textcoords="offset points", xytext=(4, 4))
+    references = list(dict.fromkeys(r.get("reference", "its own faces") for r in marks))
+    for i, reference in enumerate(references):  # a screen may score the same samples against several real sets: a line each
+        rows = sorted((r for r in marks if r.get("reference", "its own faces") == reference), key=lambda r: r["kimg"])
+        label = f"vs {reference.replace('+', ' + ')}"
+        ax_kid.errorbar([r["kimg"] for r in rows], [r["kid"] for r in rows], yerr=[r["kid_std"] for r in rows],
+                        marker="o", linestyle="--", label=f"at the marks (2,000 samples) {label}")
+        ax_fid.plot([r["kimg"] for r in rows], [r["fid"] for r in rows], marker="o", label=label)
+        for r in rows:
+            ax_fid.annotate(f"{r['fid']:.1f}", (r["kimg"], r["fid"]), textcoords="offset points",
+                            xytext=(4, -14 if i == 0 and len(references) > 1 else 4), color=f"C{i}")
     ax_kid.set(xlabel="kimg (thousands of real images shown to D)", ylabel="KID (lower is better)",
-               title=f"{args.system}, seed {args.seed}")
+               title=f"{args.name or args.system}, seed {args.seed}")
     ax_fid.set(xlabel="kimg", ylabel="FID, 2,000 vs 2,000 real (lower is better)", title="FID at the marks")
     ax_kid.legend(fontsize=8)
+    if len(references) > 1:
+        ax_fid.legend(fontsize=8)
     for ax in (ax_kid, ax_fid):
         ax.grid(alpha=0.3)
     if history.get("kimg") and history.get("epoch_seconds"):  # wall-clock on this machine, on a second axis

@@ -210,6 +210,13 @@ def test_recipe_screen_scores_saved_samples_against_other_faces_without_training
     assert proc.returncode == 2
     assert proc.stderr.strip().splitlines() == [f"error: {system} is not the fast preset (seed and eval_every aside)"]
     assert not (BENCHMARKS.parent / "animegan_tf" / "pretrained" / "never-written").exists()
+    # Nor is a row scored against faces it never was.
+    proc = run_script("export_pretrained.py", "--screen", str(out), "--system", system, "--seed", "0", "--kimg",
+                      "0.016", "--name", "never-written", "--command", "test", "--reference", "no_such_faces")
+    assert proc.returncode == 2
+    assert proc.stderr.strip().splitlines() == [f"error: no scored 0.016-kimg row against no_such_faces of {system} "
+                                                f"seed 0 whose run stopped there in {out}"]
+    assert not (BENCHMARKS.parent / "animegan_tf" / "pretrained" / "never-written").exists()
 
 
 def test_int8_quality_scores_both_stored_precisions_of_one_run(tmp_path, image_folder):
@@ -241,3 +248,20 @@ def test_benchmark_docstring_commands_keep_their_line_breaks(script):
     written = [line for line in source.splitlines()[node.lineno - 1:node.end_lineno] if line.endswith("\\")]
     printed = [line for line in doc.splitlines() if line.endswith("\\")]
     assert len(printed) == len(written), f"{script}: a docstring line ends in a single backslash; write it as \\\\"
+
+
+def test_long_run_plot_draws_the_marks_of_each_reference(tmp_path):
+    screen = tmp_path / "screen"
+    (screen / "runs" / "sys-seed1").mkdir(parents=True)
+    rows = [{"system": "sys", "seed": 1, "generator": "ema", "kimg": k, "fid": f, "kid": f / 1000, "kid_std": 0.001,
+             "reference": ref} for ref, shift in (("calib", 0), ("calib+more", 1)) for k, f in ((1, 90), (2, 60))
+            for f in [f + shift]]
+    (screen / "results.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    out = tmp_path / "plot.png"
+    proc = run_script("long_run_plot.py", "--screen", str(screen), "--system", "sys", "--seed", "1", "--out", str(out))
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert Image.open(out).size[0] > 0
+    proc = run_script("long_run_plot.py", "--screen", str(screen), "--system", "other", "--seed", "1", "--out",
+                      str(tmp_path / "never.png"))
+    assert proc.returncode == 2 and not (tmp_path / "never.png").exists()
+    assert proc.stderr.strip().splitlines() == [f"error: nothing measured for other seed 1 in {screen}"]
