@@ -26,7 +26,18 @@ from animegan_tf.config import ConfigError, is_preset  # noqa: E402
 from animegan_tf.files import image_grid, read_jsonl, save_png  # noqa: E402
 from animegan_tf.sampling import export_pretrained_int8, generate, load_generator  # noqa: E402
 
+from recipe_screen import set_name  # noqa: E402  (beside this script)
+
 ROOT = Path(__file__).resolve().parents[1]
+
+
+def scored_rows(rows: list[dict], system: str, seed: int, kimg: float, reference: str | None = None,
+                own: str = "") -> list[dict]:
+    """The screen's rows of SYSTEM seed SEED's averaged generator at KIMG, in the order they were scored; with
+    REFERENCE only those scored against it (a row that names no reference was scored against OWN, its training
+    faces, as recipe_screen.py reads it)."""
+    return [r for r in rows if (r["system"], r["seed"], r["kimg"], r["generator"]) == (system, seed, kimg, "ema")
+            and reference in (None, r.get("reference", own))]
 
 
 def main() -> int:
@@ -48,9 +59,9 @@ def main() -> int:
     screen = Path(args.screen)
     run_dir = screen / "runs" / f"{args.system}-seed{args.seed}"
     rows = read_jsonl(screen / "results.jsonl")
-    scored = [r for r in rows if (r["system"], r["seed"], r["kimg"], r["generator"])
-              == (args.system, args.seed, args.kimg, "ema")
-              and args.reference in (None, r.get("reference"))]
+    source = runs.data_source(run_dir)
+    own = set_name(source.split(",")) if source else ""
+    scored = scored_rows(rows, args.system, args.seed, args.kimg, args.reference, own)
     meta = runs.checkpoint_meta(run_dir) or {}
     if not scored or meta.get("images_shown", 0) < args.kimg * 1000:
         against = f" against {args.reference}" if args.reference else ""

@@ -22,6 +22,15 @@ from animegan_tf import runs  # noqa: E402
 from animegan_tf.files import read_jsonl  # noqa: E402
 
 
+def marks_by_reference(marks: list[dict]) -> dict[str, list[dict]]:
+    """The screen's rows at the marks, grouped by the real faces they were scored against (a row that names none:
+    its own training faces), each group in kimg order, the groups in the order first scored."""
+    groups: dict[str, list[dict]] = {}
+    for r in marks:
+        groups.setdefault(r.get("reference", "its own faces"), []).append(r)
+    return {ref: sorted(rows, key=lambda r: r["kimg"]) for ref, rows in groups.items()}
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--screen", required=True)
@@ -49,9 +58,8 @@ def main() -> int:
         ax_kid.plot(kimg, kid, marker=".", label=f"during training ({during[0]['n']} samples)")
         ax_kid.plot([kimg[best]], [kid[best]], marker="*", markersize=12, color="black", linestyle="none",
                     label=f"best: {kid[best]:.3f} at {kimg[best]:.0f} kimg")
-    references = list(dict.fromkeys(r.get("reference", "its own faces") for r in marks))
-    for i, reference in enumerate(references):  # a screen may score the same samples against several real sets: a line each
-        rows = sorted((r for r in marks if r.get("reference", "its own faces") == reference), key=lambda r: r["kimg"])
+    references = marks_by_reference(marks)  # a screen may score the same samples against several real sets
+    for i, (reference, rows) in enumerate(references.items()):  # a line each
         label = f"vs {reference.replace('+', ' + ')}"
         ax_kid.errorbar([r["kimg"] for r in rows], [r["kid"] for r in rows], yerr=[r["kid_std"] for r in rows],
                         marker="o", linestyle="--", label=f"at the marks (2,000 samples) {label}")

@@ -27,6 +27,8 @@ from conftest import blob_images, tiny_config
 BENCHMARKS = Path(__file__).resolve().parent.parent / "benchmarks"
 sys.path.insert(0, str(BENCHMARKS))
 
+import export_pretrained  # noqa: E402
+import long_run_plot  # noqa: E402
 import model_flops  # noqa: E402
 import recipe_screen  # noqa: E402
 import time_to_quality  # noqa: E402
@@ -253,9 +255,13 @@ def test_benchmark_docstring_commands_keep_their_line_breaks(script):
 def test_long_run_plot_draws_the_marks_of_each_reference(tmp_path):
     screen = tmp_path / "screen"
     (screen / "runs" / "sys-seed1").mkdir(parents=True)
-    rows = [{"system": "sys", "seed": 1, "generator": "ema", "kimg": k, "fid": f, "kid": f / 1000, "kid_std": 0.001,
-             "reference": ref} for ref, shift in (("calib", 0), ("calib+more", 1)) for k, f in ((1, 90), (2, 60))
-            for f in [f + shift]]
+    rows = [{"system": "sys", "seed": 1, "generator": "ema", "kimg": k, "fid": f + shift, "kid": (f + shift) / 1000,
+             "kid_std": 0.001, "reference": ref} for ref, shift in (("calib", 0), ("calib+more", 1))
+            for k, f in ((2, 60), (1, 90))]
+    rows.append({"system": "sys", "seed": 1, "generator": "ema", "kimg": 1, "fid": 95, "kid": 0.095, "kid_std": 0.001})
+    groups = long_run_plot.marks_by_reference(rows)  # a line per set of real faces, in kimg order
+    assert list(groups) == ["calib", "calib+more", "its own faces"]
+    assert [[r["fid"] for r in g] for g in groups.values()] == [[90, 60], [91, 61], [95]]
     (screen / "results.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
     out = tmp_path / "plot.png"
     proc = run_script("long_run_plot.py", "--screen", str(screen), "--system", "sys", "--seed", "1", "--out", str(out))
@@ -265,3 +271,18 @@ def test_long_run_plot_draws_the_marks_of_each_reference(tmp_path):
                       str(tmp_path / "never.png"))
     assert proc.returncode == 2 and not (tmp_path / "never.png").exists()
     assert proc.stderr.strip().splitlines() == [f"error: nothing measured for other seed 1 in {screen}"]
+
+
+def test_export_picks_the_row_scored_against_the_faces_named():
+    row = dict(system="sys", seed=1, kimg=2.0, generator="ema")
+    rows = [dict(row, fid=60.0), dict(row, fid=59.0, reference="calib+more"), dict(row, fid=58.0, reference="calib"),
+            dict(row, fid=1.0, reference="calib", seed=2), dict(row, fid=2.0, reference="calib", kimg=1.0),
+            dict(row, fid=3.0, reference="calib", generator="raw")]
+
+    def fids(*args, **kwargs):
+        return [r["fid"] for r in export_pretrained.scored_rows(rows, "sys", 1, 2.0, *args, **kwargs)]
+
+    assert fids() == [60.0, 59.0, 58.0]  # all of this point's, in the order scored: the last is the default
+    assert fids("calib") == [58.0]
+    assert fids("calib+more", own="calib+more") == [60.0, 59.0]  # a row naming none was scored on its own faces
+    assert fids("other") == []
