@@ -265,7 +265,8 @@ PRESETS: dict[str, dict] = {
     # The recipe per image: fast at the dcgan widths (G 512-256-128-64, D 64-128-256-512), 3.9x fast's arithmetic
     # per image. BENCHMARKS.md, "`fast` at the `dcgan` widths": FID 78.5 +- 2.5 at 400 kimg on the calib faces
     # (3 seeds, bf16) against fast's 99.7 +- 3.6 (3 seeds, float32; 98.6 on seed 0 in bf16); 71.8 +- 3.0 on
-    # calib + more (3 seeds) against fast's 93.6 +- 2.8. fast stays the CPU recipe: ~3x the seconds per image.
+    # calib + more (3 seeds) against fast's 93.6 +- 2.8; FID 52.5 at 2,000 kimg on calib + more (seed 1, the default
+    # pretrained generator). fast stays the CPU recipe: ~3x the seconds per image.
     "fast-wide": dict(g_base_filters=512, g_filters=(256, 128, 64), d_filters=(64, 128, 256, 512)),
     # Seed 003, first scenario: latent projected by a Dense layer to 512x4x4, then 4 ConvTranspose k4 with
     # 32, 64, 128 and 3 filters; D is 2 Conv2D(32, k3, s2) then Flatten + Dense(1); Adam 2e-4, beta_1 0.5, batch 256,

@@ -5,7 +5,7 @@ Each kernel (every array of two or more dimensions) is stored as int8 with one f
 output channel because the BatchNorm after each layer rescales each output channel on its own); biases and BatchNorm
 parameters and statistics (1-D) stay float32. A generator loaded from it computes in float32 as before: only the
 stored precision changes, about a quarter of the bytes. What it costs in FID is measured in BENCHMARKS.md
-(section "`fast-wide` to 1,000 kimg", paragraph "Shipping a generator in int8"; benchmarks/int8_quality.py).
+(section "`fast-wide` to 2,000 kimg", paragraph "Shipping a generator in int8"; benchmarks/int8_quality.py).
 
 Numpy only: this module sits beside files.py at the bottom of the import stack.
 """
