@@ -87,10 +87,7 @@ def export_pretrained(run_dir: Path, out_dir: Path, made: dict, int8_weights: di
     # One generator per folder, and the old one goes first: a crash midway leaves a folder that says it has none,
     # never a new config beside old weights.
     (out_dir / (FINAL_GENERATOR if int8_weights is not None else INT8_GENERATOR)).unlink(missing_ok=True)
-    if config is None:
-        atomic_write_bytes(out_dir / "config.json", (run_dir / "config.json").read_bytes())
-    else:
-        write_config(out_dir, config)
+    write_config(out_dir, config if config is not None else load_config(run_dir))
     if int8_weights is None:
         atomic_write_bytes(out_dir / FINAL_GENERATOR, source.read_bytes())
     else:
