@@ -21,6 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .data import data_sources, is_synthetic
 from .runs import DEFAULT_PRETRAINED
 
 EXIT_USAGE = 2
@@ -42,9 +43,9 @@ def _require_path(path, what: str = "data path") -> None:
     value may name several, separated by commas."""
     if not path or Path(path).exists():
         return
-    for part in str(path).split(",") if what == "data path" else [str(path)]:
-        if not part.strip().startswith("synthetic") and not Path(part.strip()).exists():
-            raise UsageError(f"{what} not found: {part.strip()}")
+    for part in data_sources(path) if what == "data path" else [str(path)]:
+        if not is_synthetic(part) and not Path(part).exists():
+            raise UsageError(f"{what} not found: {part}")
 
 
 def build_parser() -> argparse.ArgumentParser:

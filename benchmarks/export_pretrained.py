@@ -23,6 +23,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 from animegan_tf import runs  # noqa: E402
 from animegan_tf.config import ConfigError, is_preset  # noqa: E402
+from animegan_tf.data import data_sources  # noqa: E402
 from animegan_tf.files import image_grid, read_jsonl, save_png  # noqa: E402
 from animegan_tf.sampling import export_pretrained_int8, generate, load_generator  # noqa: E402
 
@@ -60,7 +61,7 @@ def main() -> int:
     run_dir = screen / "runs" / f"{args.system}-seed{args.seed}"
     rows = read_jsonl(screen / "results.jsonl")
     source = runs.data_source(run_dir)
-    own = set_name(source.split(",")) if source else ""
+    own = set_name(data_sources(source)) if source else ""
     scored = scored_rows(rows, args.system, args.seed, args.kimg, args.reference, own)
     meta = runs.checkpoint_meta(run_dir) or {}
     if not scored or meta.get("images_shown", 0) < args.kimg * 1000:

@@ -37,7 +37,7 @@ import numpy as np  # noqa: E402
 from animegan_tf import runs  # noqa: E402
 from animegan_tf.records import cpu_name  # noqa: E402
 from animegan_tf.config import ConfigError, apply_overrides, preset  # noqa: E402
-from animegan_tf.data import DataError, ingest  # noqa: E402
+from animegan_tf.data import DataError, ingest, source_name  # noqa: E402
 from animegan_tf.files import image_grid, read_jsonl, save_png  # noqa: E402
 from animegan_tf.quality.evaluate import evaluate_images, reference_sample  # noqa: E402
 from animegan_tf.sampling import generate, load_generator  # noqa: E402
@@ -49,7 +49,7 @@ REFERENCE_SEED = 12345  # the real faces every screen is scored against: referen
 
 def set_name(folders) -> str:
     """How a row names a set of face folders: their folder names, joined by '+'."""
-    return "+".join(Path(f).resolve().name for f in folders)
+    return "+".join(source_name(str(f)) for f in folders)
 
 
 def parse_system(spec: str, seed: int):

@@ -51,6 +51,7 @@ from animegan_tf.data import ingest, make_dataset, steps_per_epoch  # noqa: E402
 from animegan_tf.quality.evaluate import evaluate_images, reference_sample  # noqa: E402
 from animegan_tf.files import image_grid, read_jsonl, save_png  # noqa: E402
 from animegan_tf.precision import compute_dtype  # noqa: E402
+from animegan_tf.records import cpu_name  # noqa: E402
 from animegan_tf.sampling import build_gan, generate  # noqa: E402
 from animegan_tf.training import train  # noqa: E402
 from train_throughput import bare_loop  # noqa: E402  (benchmarks/ is on sys.path when run as a script)
@@ -188,7 +189,7 @@ def score(points, reference, batch_size, num_faces, out, results_file, extra=Non
                    "n": s["n"], "n_ref": s["n_ref"],
                    **{k: round(float(s[k]), 4) for k in ("fid", "kid", "kid_std")},
                    **{k: s[k] for k in ("gq_pct", "dq_pct", "pq_pct")},
-                   "score_seconds": round(time.perf_counter() - t0, 1), "date": time.strftime("%Y-%m-%d"),
+                   "score_seconds": round(time.perf_counter() - t0, 1), "cpu": cpu_name(), "date": time.strftime("%Y-%m-%d"),
                    **(extra or {})}
             tag = name.replace("/", "_").replace(" ", "_")
             save_png(image_grid(images[:64]), out / "grids" / f"{tag}_{budget:g}{row['unit']}.png")
@@ -208,19 +209,33 @@ def read_rows(results_files: list[Path]) -> list[dict]:
     return [row for f in results_files for row in read_jsonl(f)]
 
 
+def lines(rows: list[dict]) -> dict[str, list[dict]]:
+    """{label: rows} with one line per system per run (a run: one invocation, its rows' date and start time).
+
+    Two runs of one system are two lines labelled with their dates: their minutes come from different machines or
+    loads, and joining them would zigzag between their points at a mark both scored.
+    """
+    groups = {}
+    for row in rows:
+        groups.setdefault((row["system"], row.get("date"), row.get("started")), []).append(row)
+    count = {}
+    for system, _, _ in groups:
+        count[system] = count.get(system, 0) + 1
+    return {system if count[system] == 1 else f"{system}, {date or 'undated'} {started or ''}".rstrip(): mine
+            for (system, date, started), mine in groups.items()}
+
+
 def plot(results_files: list[Path], path: Path, title: str) -> None:
-    """FID against images shown (kimg) and against wall-clock minutes on this machine, one line per system (rows
-    written before kimg was recorded have only the minutes)."""
+    """FID against images shown (kimg) and against wall-clock minutes on this machine, one line per system and run
+    (`lines`; rows written before kimg was recorded have only the minutes)."""
     from matplotlib.figure import Figure
 
-    rows = read_rows(results_files)
     fig = Figure(figsize=(12, 4.2))
     by_kimg, by_minutes = fig.subplots(1, 2)
-    for system in dict.fromkeys(r["system"] for r in rows):
-        mine = [r for r in rows if r["system"] == system]
-        by_minutes.plot(*zip(*sorted((r["minutes"], r["fid"]) for r in mine)), marker="o", label=system)
+    for label, mine in lines(read_rows(results_files)).items():
+        by_minutes.plot(*zip(*sorted((r["minutes"], r["fid"]) for r in mine)), marker="o", label=label)
         if all("kimg" in r for r in mine):
-            by_kimg.plot(*zip(*sorted((r["kimg"], r["fid"]) for r in mine)), marker="o", label=system)
+            by_kimg.plot(*zip(*sorted((r["kimg"], r["fid"]) for r in mine)), marker="o", label=label)
     by_kimg.set_xlabel("kimg (thousands of real images shown to D)")
     by_minutes.set_xlabel("training wall-clock minutes on this machine")
     for ax in (by_kimg, by_minutes):

@@ -116,6 +116,20 @@ def test_time_to_quality_plots_several_results_files_together_without_faces(tmp_
     assert main("--plot-only", "--plot", both) == 2 and "needs --results" in capsys.readouterr().err
 
 
+def test_time_to_quality_draws_two_runs_of_one_system_as_two_lines():
+    def row(system, kimg, date, started):
+        return {"system": system, "kimg": kimg, "date": date, "started": started}
+
+    rows = [row("fast", 100, "2026-12-02", "22:46"), row("fast-v1", 100, "2026-12-02", "22:46"),
+            row("fast", 400, "2026-12-02", "22:46"), row("fast", 400, "2026-12-04", "13:44"),
+            row("fast", 1000, "2026-12-04", "13:44")]
+    drawn = time_to_quality.lines(rows)
+    assert list(drawn) == ["fast, 2026-12-02 22:46", "fast-v1", "fast, 2026-12-04 13:44"]
+    assert [r["kimg"] for r in drawn["fast, 2026-12-02 22:46"]] == [100, 400]
+    assert [r["kimg"] for r in drawn["fast, 2026-12-04 13:44"]] == [400, 1000]
+    assert list(time_to_quality.lines([{"system": "torch", "kimg": 1}, {"system": "torch", "kimg": 2}])) == ["torch"]
+
+
 def test_eval_cost_measures_the_evaluations_share_of_the_training_clock(tmp_path, image_folder):
     import eval_cost
 

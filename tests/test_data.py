@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from animegan_tf import data
+from animegan_tf import data, records
 from animegan_tf.cli import main
 from animegan_tf.training import train
 from conftest import blob_images, tiny_config
@@ -184,3 +184,15 @@ def test_several_sources_separated_by_commas_are_one_set(tmp_path, image_folder,
     missing = tmp_path / "nowhere"
     assert main(["train", "--data", f"{image_folder},{missing}", "--out", str(tmp_path / "r")]) == 2
     assert f"data path not found: {missing}" in capsys.readouterr().err
+
+
+def test_a_data_value_names_its_sources_without_this_machines_paths(tmp_path, image_folder):
+    comma = tmp_path / "faces,2024"  # an existing folder whose name holds a comma is one source
+    comma.mkdir()
+    assert data.data_sources(f" {image_folder} , synthetic:5 ,") == [str(image_folder), "synthetic:5"]
+    assert data.data_sources(comma) == [str(comma)] and data.data_sources("") == []
+    assert [data.source_name(s) for s in ("synthetic", "synthetic:5", f"{comma}/", "../shared/calib")] == [
+        "synthetic", "synthetic:5", "faces,2024", "calib"]
+    assert not data.is_synthetic("synthetic_faces")  # a folder that only starts with the word is a path
+    data_id = records.data_id(f"{image_folder},synthetic:5", 37)
+    assert data_id == {"name": f"{image_folder.name},synthetic:5", "images": 37}

@@ -224,17 +224,39 @@ def synthetic_array(n: int, image_size: int = 64, seed: int = 0, cache_dir: Path
     return np.load(path, mmap_mode="r")
 
 
+def data_sources(spec: str | os.PathLike) -> list[str]:
+    """A `--data` value's sources, in order: "faces_a,faces_b" -> ["faces_a", "faces_b"].
+
+    A path that exists is one source even when its name holds a comma.
+    """
+    text = str(spec).strip()
+    if "," not in text or Path(text).exists():
+        return [text] if text else []
+    return [part.strip() for part in text.split(",") if part.strip()]
+
+
+def is_synthetic(source: str) -> bool:
+    """Whether one source names the embedded faces ("synthetic" or "synthetic:N") rather than a path."""
+    return source == "synthetic" or source.startswith("synthetic:")
+
+
+def source_name(source: str) -> str:
+    """How records and pages name one source without this machine's paths: "synthetic[:N]" as given, else the
+    folder's or archive's own name ("../shared/faces/" -> "faces")."""
+    return source if is_synthetic(source) else Path(os.path.abspath(source)).name
+
+
 def load_array(spec: str | os.PathLike, image_size: int = 64) -> np.ndarray:
     """A `--data` value -> uint8 array (N, S, S, 3).
 
     `spec` is "synthetic" (10,000 embedded faces), "synthetic:N", a folder (recursive) or a .zip, or several of
     them separated by commas ("faces_a,faces_b"), read as one set in that order.
     """
-    text = str(spec)
-    if "," in text and not Path(text).exists():
-        parts = [part.strip() for part in text.split(",") if part.strip()]
-        return np.concatenate([np.asarray(load_array(part, image_size)) for part in parts])
-    if text == "synthetic" or text.startswith("synthetic:"):
+    sources = data_sources(spec)
+    if len(sources) > 1:
+        return np.concatenate([np.asarray(load_array(part, image_size)) for part in sources])
+    text = sources[0] if sources else ""
+    if is_synthetic(text):
         count = text.partition(":")[2] or str(SYNTHETIC_DEFAULT_N)
         if not count.isdigit() or int(count) < 1:
             raise DataError(f"--data {text!r}: expected synthetic or synthetic:N with N a positive integer")
