@@ -43,7 +43,10 @@ def _require_path(path, what: str = "data path") -> None:
     value may name several, separated by commas."""
     if not path or Path(path).exists():
         return
-    for part in data_sources(path) if what == "data path" else [str(path)]:
+    parts = data_sources(path) if what == "data path" else [str(path)]
+    if not parts:
+        raise UsageError(f"{what} names nothing: {path!r}")
+    for part in parts:
         if not is_synthetic(part) and not Path(part).exists():
             raise UsageError(f"{what} not found: {part}")
 

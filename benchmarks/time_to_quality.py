@@ -189,8 +189,8 @@ def score(points, reference, batch_size, num_faces, out, results_file, extra=Non
                    "n": s["n"], "n_ref": s["n_ref"],
                    **{k: round(float(s[k]), 4) for k in ("fid", "kid", "kid_std")},
                    **{k: s[k] for k in ("gq_pct", "dq_pct", "pq_pct")},
-                   "score_seconds": round(time.perf_counter() - t0, 1), "cpu": cpu_name(), "date": time.strftime("%Y-%m-%d"),
-                   **(extra or {})}
+                   "score_seconds": round(time.perf_counter() - t0, 1), "cpu": cpu_name(),
+                   "date": time.strftime("%Y-%m-%d"), **(extra or {})}
             tag = name.replace("/", "_").replace(" ", "_")
             save_png(image_grid(images[:64]), out / "grids" / f"{tag}_{budget:g}{row['unit']}.png")
             rows.append(row)
@@ -210,14 +210,16 @@ def read_rows(results_files: list[Path]) -> list[dict]:
 
 
 def lines(rows: list[dict]) -> dict[str, list[dict]]:
-    """{label: rows} with one line per system per run (a run: one invocation, its rows' date and start time).
+    """{label: rows} with one line per system per run (a run: one invocation, the date and time it started; rows
+    written before the start date was recorded have the date they were scored).
 
     Two runs of one system are two lines labelled with their dates: their minutes come from different machines or
     loads, and joining them would zigzag between their points at a mark both scored.
     """
     groups = {}
     for row in rows:
-        groups.setdefault((row["system"], row.get("date"), row.get("started")), []).append(row)
+        run = (row["system"], row.get("started_date", row.get("date")), row.get("started"))
+        groups.setdefault(run, []).append(row)
     count = {}
     for system, _, _ in groups:
         count[system] = count.get(system, 0) + 1
@@ -309,10 +311,10 @@ def main():
     print(f"{len(faces)} faces, marks {marks} {'kimg' if in_kimg else 'min'}, {args.samples} samples vs "
           f"{len(reference)} real, one system at a time", flush=True)
     for spec in args.systems:
-        start = time.strftime("%H:%M")
+        start = {"started": time.strftime("%H:%M"), "started_date": time.strftime("%Y-%m-%d")}
         if spec == "torch":
             points, report = train_torch(args.torch_python, faces, out, marks, args.samples, in_kimg)
-            score(points, reference, report["batch"], len(faces), out, results_file, {"started": start}, in_kimg)
+            score(points, reference, report["batch"], len(faces), out, results_file, start, in_kimg)
             continue
         cfg = configs[spec] if spec != "bare" else preset("dcgan").replace(epochs=100_000)
         if spec == "bare":
@@ -320,7 +322,7 @@ def main():
         else:
             points = train_lab(spec, cfg, faces, args.faces, out, marks, args.samples, raw=not args.no_raw,
                                in_kimg=in_kimg)
-        score(points, reference, cfg.batch_size, len(faces), out, results_file, {"started": start}, in_kimg)
+        score(points, reference, cfg.batch_size, len(faces), out, results_file, start, in_kimg)
     if args.plot:
         plot([results_file], Path(args.plot), f"FID vs images shown and vs minutes ({len(faces)} real faces)")
 

@@ -82,6 +82,7 @@ def test_time_to_quality_scores_at_kimg_marks_and_reports_the_minutes_too(tmp_pa
                       str(tmp_path / "p.png"), timeout=600)
     assert proc.returncode == 0, proc.stderr[-2000:]
     rows = [json.loads(line) for line in (out / "results.jsonl").read_text().splitlines()]
+    assert all(r["cpu"] and r["started_date"] == r["date"] for r in rows)
     assert [(r["mark"], r["unit"], r["steps"], r["kimg"]) for r in rows] == [(0.016, "kimg", 2, 0.016),
                                                                              (0.04, "kimg", 5, 0.04)]
     assert 0 < rows[0]["minutes"] <= rows[1]["minutes"] and (tmp_path / "p.png").exists()
@@ -128,6 +129,9 @@ def test_time_to_quality_draws_two_runs_of_one_system_as_two_lines():
     assert [r["kimg"] for r in drawn["fast, 2026-12-02 22:46"]] == [100, 400]
     assert [r["kimg"] for r in drawn["fast, 2026-12-04 13:44"]] == [400, 1000]
     assert list(time_to_quality.lines([{"system": "torch", "kimg": 1}, {"system": "torch", "kimg": 2}])) == ["torch"]
+    overnight = [dict(row("dcgan", 100, "2026-12-04", "23:10"), started_date="2026-12-04"),
+                 dict(row("dcgan", 400, "2026-12-05", "23:10"), started_date="2026-12-04")]
+    assert list(time_to_quality.lines(overnight)) == ["dcgan"]  # scored after midnight, still one run
 
 
 def test_eval_cost_measures_the_evaluations_share_of_the_training_clock(tmp_path, image_folder):

@@ -184,6 +184,8 @@ def test_several_sources_separated_by_commas_are_one_set(tmp_path, image_folder,
     missing = tmp_path / "nowhere"
     assert main(["train", "--data", f"{image_folder},{missing}", "--out", str(tmp_path / "r")]) == 2
     assert f"data path not found: {missing}" in capsys.readouterr().err
+    assert main(["train", "--data", " , ", "--out", str(tmp_path / "r")]) == 2
+    assert "data path names nothing" in capsys.readouterr().err
 
 
 def test_a_data_value_names_its_sources_without_this_machines_paths(tmp_path, image_folder):
@@ -194,5 +196,9 @@ def test_a_data_value_names_its_sources_without_this_machines_paths(tmp_path, im
     assert [data.source_name(s) for s in ("synthetic", "synthetic:5", f"{comma}/", "../shared/calib")] == [
         "synthetic", "synthetic:5", "faces,2024", "calib"]
     assert not data.is_synthetic("synthetic_faces")  # a folder that only starts with the word is a path
+    for nothing in (",", " , "):
+        with pytest.raises(data.DataError, match="names no folder"):
+            data.load_array(nothing)
+    assert records.data_id("../shared/anime_faces_calib", 4529) == {"name": "anime_faces_calib", "images": 4529}
     data_id = records.data_id(f"{image_folder},synthetic:5", 37)
     assert data_id == {"name": f"{image_folder.name},synthetic:5", "images": 37}

@@ -253,9 +253,11 @@ def load_array(spec: str | os.PathLike, image_size: int = 64) -> np.ndarray:
     them separated by commas ("faces_a,faces_b"), read as one set in that order.
     """
     sources = data_sources(spec)
+    if not sources:
+        raise DataError(f"--data {str(spec)!r} names no folder, .zip or synthetic set")
     if len(sources) > 1:
         return np.concatenate([np.asarray(load_array(part, image_size)) for part in sources])
-    text = sources[0] if sources else ""
+    text = sources[0]
     if is_synthetic(text):
         count = text.partition(":")[2] or str(SYNTHETIC_DEFAULT_N)
         if not count.isdigit() or int(count) < 1:

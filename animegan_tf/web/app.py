@@ -239,7 +239,7 @@ def run_summary(run_dir: Path) -> dict:
             summary[key] = None if value is None else (int(value) if not digits else round(value, digits))
         summary.update(epochs_done=made.get("epoch"), kimg=None if shown is None else shown / 1000,
                        metrics_epoch=made.get("epoch"))
-        data = " + ".join(source_name(part) for part in data_sources(made.get("data", "")))
+        data = " + ".join(source_name(part) for part in data_sources(made.get("data") or ""))
         summary["made"] = {"kimg": summary["kimg"], "faces": scored.get("faces"), "date": scored.get("date"),
                            "data": data, "n": scored.get("n"),
                            # the real faces FID/KID were measured against (rows without one: the training faces)
