@@ -22,8 +22,9 @@ Systems:
 
 Run the systems one after another on an otherwise idle machine (the script does; keep the machine quiet). Faces are
 read in place; their decoded cache goes to a temporary folder, never into the checkout. Every scored point is
-appended to OUT/results.jsonl as soon as it exists, and the sample arrays stay in OUT, so a long run can be read (or
-re-plotted with --plot-only) while it goes on; --plot-only --results draws committed results files together:
+appended to OUT/results.jsonl as soon as it exists (with the shape spread of its first 16 samples: ~0 is one face
+in every cell) and a grid of its first 64 samples goes to OUT/grids, so a long run can be read (or re-plotted with
+--plot-only) while it goes on; --plot-only --results draws committed results files together:
 
   python benchmarks/time_to_quality.py --plot-only --results benchmarks/results/ttq_kimg_*.jsonl \\
       --plot docs/ttq_kimg.png
@@ -51,7 +52,7 @@ from animegan_tf.data import ingest, make_dataset, steps_per_epoch  # noqa: E402
 from animegan_tf.quality.evaluate import evaluate_images, reference_sample  # noqa: E402
 from animegan_tf.files import image_grid, read_jsonl, save_png  # noqa: E402
 from animegan_tf.precision import compute_dtype  # noqa: E402
-from animegan_tf.records import cpu_name  # noqa: E402
+from animegan_tf.records import cpu_name, grid_spread  # noqa: E402
 from animegan_tf.sampling import build_gan, generate  # noqa: E402
 from animegan_tf.training import train  # noqa: E402
 from train_throughput import bare_loop  # noqa: E402  (benchmarks/ is on sys.path when run as a script)
@@ -189,6 +190,8 @@ def score(points, reference, batch_size, num_faces, out, results_file, extra=Non
                    "n": s["n"], "n_ref": s["n_ref"],
                    **{k: round(float(s[k]), 4) for k in ("fid", "kid", "kid_std")},
                    **{k: s[k] for k in ("gq_pct", "dq_pct", "pq_pct")},
+                   # one face shape in every cell is ~0, 16 real faces 0.75-0.82 (records.grid_spread)
+                   "shape_spread": round(grid_spread(image_grid(images[:16])), 3) if len(images) >= 16 else None,
                    "score_seconds": round(time.perf_counter() - t0, 1), "cpu": cpu_name(),
                    "date": time.strftime("%Y-%m-%d"), **(extra or {})}
             tag = name.replace("/", "_").replace(" ", "_")

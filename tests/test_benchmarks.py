@@ -78,11 +78,11 @@ def test_time_to_quality_scores_at_kimg_marks_and_reports_the_minutes_too(tmp_pa
     out = tmp_path / "ttq"
     proc = run_script("time_to_quality.py", "--faces", str(image_folder), "--systems",
                       "fast+batch_size=8+g_base_filters=32+g_filters=16,8,8+d_filters=8,8,16,16", "--kimg", "0.016",
-                      "0.04", "--samples", "8", "--ref", "8", "--no-raw", "--out", str(out), "--plot",
+                      "0.04", "--samples", "16", "--ref", "8", "--no-raw", "--out", str(out), "--plot",
                       str(tmp_path / "p.png"), timeout=600)
     assert proc.returncode == 0, proc.stderr[-2000:]
     rows = [json.loads(line) for line in (out / "results.jsonl").read_text().splitlines()]
-    assert all(r["cpu"] and r["started_date"] == r["date"] for r in rows)
+    assert all(r["cpu"] and r["started_date"] == r["date"] and 0 <= r["shape_spread"] < 2 for r in rows)
     assert [(r["mark"], r["unit"], r["steps"], r["kimg"]) for r in rows] == [(0.016, "kimg", 2, 0.016),
                                                                              (0.04, "kimg", 5, 0.04)]
     assert 0 < rows[0]["minutes"] <= rows[1]["minutes"] and (tmp_path / "p.png").exists()
