@@ -242,7 +242,7 @@ def plot(results_files: list[Path], path: Path, title: str) -> None:
         if all("kimg" in r for r in mine):
             by_kimg.plot(*zip(*sorted((r["kimg"], r["fid"]) for r in mine)), marker="o", label=label)
     by_kimg.set_xlabel("kimg (thousands of real images shown to D)")
-    by_minutes.set_xlabel("training wall-clock minutes on this machine")
+    by_minutes.set_xlabel("training wall-clock minutes (on the machine each run trained on)")
     for ax in (by_kimg, by_minutes):
         ax.set_ylabel("FID (lower is better)")
         ax.grid(alpha=0.3)
