@@ -8,20 +8,10 @@ from __future__ import annotations
 
 import functools
 import warnings
-from pathlib import Path
-
 
 from .backend import keras, tf
 from .config import GANConfig
-
-
-@functools.lru_cache(maxsize=1)
-def _cpu_has_native_bf16() -> bool:
-    try:
-        flags = Path("/proc/cpuinfo").read_text()
-    except OSError:
-        return False
-    return "avx512_bf16" in flags or "amx_bf16" in flags
+from .machine import bf16_flags
 
 
 def has_gpu() -> bool:
@@ -34,7 +24,7 @@ def resolve_precision(cfg: GANConfig, warn: bool = True) -> str:
     if cfg.precision == "auto":
         if gpu:
             return "mixed_float16"
-        return "mixed_bfloat16" if _cpu_has_native_bf16() else "float32"
+        return "mixed_bfloat16" if bf16_flags() else "float32"
     if cfg.precision == "mixed_float16" and not gpu and warn:
         warnings.warn("precision=mixed_float16 on a CPU: float16 is emulated there and runs several times slower "
                       "than float32 (set precision=auto or float32 for CPU runs)", stacklevel=2)

@@ -32,6 +32,7 @@ from . import runs
 from .config import GANConfig
 from .data import data_sources, source_name
 from .files import atomic_write_bytes, grid_tiles, save_png
+from .machine import cpu_name
 from .quality.judge import JUDGE_VERSION
 
 RECORD_FORMAT = 1
@@ -51,23 +52,6 @@ def data_id(data_spec: str, num_images: int) -> dict:
     """The data a run trained on, without machine paths: each source's last path component (or synthetic:N)."""
     names = [source_name(part) for part in data_sources(data_spec)]
     return {"name": ",".join(names), "images": int(num_images)}
-
-
-def cpu_name(cpuinfo: str | None = None) -> str:
-    """The CPU's model name, with the flags that decide how fast bfloat16 trains: `avx512_bf16` (native bfloat16
-    arithmetic) and `amx_bf16` (matrix tiles that oneDNN uses for bfloat16 matrix products).
-
-    `cpuinfo` is /proc/cpuinfo's text (default: read it)."""
-    if cpuinfo is None:
-        try:
-            cpuinfo = Path("/proc/cpuinfo").read_text()
-        except OSError:
-            return "unknown CPU"
-    lines = cpuinfo.splitlines()
-    model = next((line.split(":", 1)[1].strip() for line in lines if line.startswith("model name")), "unknown CPU")
-    flags = next((line.split(":", 1)[1].split() for line in lines if line.startswith("flags")), [])
-    named = [flag for flag in ("avx512_bf16", "amx_bf16") if flag in flags]
-    return model + (f" ({', '.join(named)})" if named else "")
 
 
 def _config_dict(cfg: GANConfig) -> dict:

@@ -25,7 +25,7 @@ import numpy as np  # noqa: E402
 from animegan_tf import runs  # noqa: E402
 from animegan_tf.config import ConfigError  # noqa: E402
 from animegan_tf.data import DataError  # noqa: E402
-from animegan_tf.records import cpu_name  # noqa: E402
+from animegan_tf.machine import cpu_name  # noqa: E402
 from animegan_tf.training import train  # noqa: E402
 from recipe_screen import load_faces, parse_system  # noqa: E402  (this folder: the screen's systems and faces)
 

@@ -28,7 +28,7 @@ from animegan_tf.data import ingest  # noqa: E402
 from animegan_tf.quality import inception, metrics  # noqa: E402
 from animegan_tf.quality.evaluate import reference_sample  # noqa: E402
 from animegan_tf.quality.judge import judge  # noqa: E402
-from animegan_tf.records import cpu_name  # noqa: E402
+from animegan_tf.machine import cpu_name  # noqa: E402
 
 
 def featurise(images, precision, repeats, timings):

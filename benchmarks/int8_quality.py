@@ -24,7 +24,7 @@ import numpy as np  # noqa: E402
 from animegan_tf import runs  # noqa: E402
 from animegan_tf.data import DataError  # noqa: E402
 from animegan_tf.quality.evaluate import reference_sample  # noqa: E402
-from animegan_tf.records import cpu_name  # noqa: E402
+from animegan_tf.machine import cpu_name  # noqa: E402
 from animegan_tf.sampling import export_pretrained_int8, generate, load_generator  # noqa: E402
 
 import recipe_screen  # noqa: E402  (beside this script)

@@ -35,7 +35,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 import numpy as np  # noqa: E402
 
 from animegan_tf import runs  # noqa: E402
-from animegan_tf.records import cpu_name  # noqa: E402
+from animegan_tf.machine import cpu_name  # noqa: E402
 from animegan_tf.config import ConfigError, apply_overrides, preset  # noqa: E402
 from animegan_tf.data import DataError, ingest, source_name  # noqa: E402
 from animegan_tf.files import image_grid, read_jsonl, save_png  # noqa: E402

@@ -40,6 +40,7 @@ import sys
 import tempfile
 import time
 import warnings
+from collections import Counter
 from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
@@ -52,7 +53,8 @@ from animegan_tf.data import ingest, make_dataset, steps_per_epoch  # noqa: E402
 from animegan_tf.quality.evaluate import evaluate_images, reference_sample  # noqa: E402
 from animegan_tf.files import image_grid, read_jsonl, save_png  # noqa: E402
 from animegan_tf.precision import compute_dtype  # noqa: E402
-from animegan_tf.records import cpu_name, grid_spread  # noqa: E402
+from animegan_tf.machine import cpu_name  # noqa: E402
+from animegan_tf.records import grid_spread  # noqa: E402
 from animegan_tf.sampling import build_gan, generate  # noqa: E402
 from animegan_tf.training import train  # noqa: E402
 from train_throughput import bare_loop  # noqa: E402  (benchmarks/ is on sys.path when run as a script)
@@ -192,8 +194,8 @@ def score(points, reference, batch_size, num_faces, out, results_file, extra=Non
                    **{k: s[k] for k in ("gq_pct", "dq_pct", "pq_pct")},
                    # one face shape in every cell is ~0, 16 real faces 0.75-0.82 (records.grid_spread)
                    "shape_spread": round(grid_spread(image_grid(images[:16])), 3) if len(images) >= 16 else None,
-                   "score_seconds": round(time.perf_counter() - t0, 1), "cpu": cpu_name(),
-                   "date": time.strftime("%Y-%m-%d"), **(extra or {})}
+                   "score_seconds": round(time.perf_counter() - t0, 1), "date": time.strftime("%Y-%m-%d"),
+                   **(extra or {})}
             tag = name.replace("/", "_").replace(" ", "_")
             save_png(image_grid(images[:64]), out / "grids" / f"{tag}_{budget:g}{row['unit']}.png")
             rows.append(row)
@@ -223,9 +225,7 @@ def lines(rows: list[dict]) -> dict[str, list[dict]]:
     for row in rows:
         run = (row["system"], row.get("started_date", row.get("date")), row.get("started"))
         groups.setdefault(run, []).append(row)
-    count = {}
-    for system, _, _ in groups:
-        count[system] = count.get(system, 0) + 1
+    count = Counter(system for system, _, _ in groups)
     return {system if count[system] == 1 else f"{system}, {date or 'undated'} {started or ''}".rstrip(): mine
             for (system, date, started), mine in groups.items()}
 
@@ -314,7 +314,7 @@ def main():
     print(f"{len(faces)} faces, marks {marks} {'kimg' if in_kimg else 'min'}, {args.samples} samples vs "
           f"{len(reference)} real, one system at a time", flush=True)
     for spec in args.systems:
-        start = {"started": time.strftime("%H:%M"), "started_date": time.strftime("%Y-%m-%d")}
+        start = {"started": time.strftime("%H:%M"), "started_date": time.strftime("%Y-%m-%d"), "cpu": cpu_name()}
         if spec == "torch":
             points, report = train_torch(args.torch_python, faces, out, marks, args.samples, in_kimg)
             score(points, reference, report["batch"], len(faces), out, results_file, start, in_kimg)

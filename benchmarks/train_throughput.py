@@ -36,7 +36,7 @@ import tensorflow as tf  # noqa: E402
 from animegan_tf.config import preset  # noqa: E402
 from animegan_tf.data import make_dataset  # noqa: E402
 from animegan_tf.precision import resolve_precision  # noqa: E402
-from animegan_tf.records import cpu_name  # noqa: E402
+from animegan_tf.machine import cpu_name  # noqa: E402
 from animegan_tf.sampling import build_gan  # noqa: E402
 
 

@@ -304,3 +304,25 @@ def test_export_picks_the_row_scored_against_the_faces_named():
     assert fids("calib") == [58.0]
     assert fids("calib+more", own="calib+more") == [60.0, 59.0]  # a row naming none was scored on its own faces
     assert fids("other") == []
+
+
+def test_grid_spread_measures_the_first_16_faces_of_a_written_grid(tmp_path):
+    from animegan_tf.data import synthetic_array
+    from animegan_tf.files import image_grid, save_png
+
+    faces = np.asarray(synthetic_array(64))
+    varied, repeated = tmp_path / "varied.png", tmp_path / "repeated.png"
+    save_png(image_grid(faces), varied)  # 64 faces, 8x8, as time_to_quality.py writes them
+    repeated_faces = faces.copy()
+    repeated_faces[:16] = faces[0]  # the first 16 cells one face, the rest varied: only the first 16 count
+    save_png(image_grid(repeated_faces), repeated)
+    proc = run_script("grid_spread.py", "--grids", varied, repeated)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    lines = dict(line.split(": ") for line in proc.stdout.strip().splitlines())
+    assert lines["repeated.png"].startswith("0.000 collapsed")
+    assert float(lines["varied.png"].split()[0]) > 0.4 and lines["varied.png"].endswith("varied")
+
+    small = tmp_path / "small.png"
+    save_png(image_grid(faces[:4]), small)  # 2x2 faces
+    proc = run_script("grid_spread.py", "--grids", small)
+    assert proc.returncode == 2 and "fewer than 16 faces" in proc.stderr.strip().splitlines()[-1]

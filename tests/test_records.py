@@ -254,14 +254,3 @@ def test_a_grid_of_one_repeated_face_is_called_collapsed_and_a_varied_one_is_not
     line = lab.collapsed_runs({"varied": varied, "tinted": tinted, "two": two})
     assert line.startswith("collapsed: tinted (0.0") and "partly collapsed: two (" in line
     assert lab.collapsed_runs({"varied": varied}).startswith("collapsed: none; partly collapsed: none")
-
-
-def test_the_cpu_is_named_with_the_flags_that_decide_bfloat16_speed():
-    def info(flags):
-        return f"processor\t: 0\nmodel name\t: Intel(R) Xeon(R) Processor\nflags\t\t: fpu sse {flags}\n\n"
-
-    assert records.cpu_name(info("avx2 avx512_bf16 amx_tile amx_bf16")) == \
-        "Intel(R) Xeon(R) Processor (avx512_bf16, amx_bf16)"
-    assert records.cpu_name(info("avx2 avx512_bf16")) == "Intel(R) Xeon(R) Processor (avx512_bf16)"
-    assert records.cpu_name(info("avx2 avx512f")) == "Intel(R) Xeon(R) Processor"
-    assert records.cpu_name("flags\t: avx2\n") == "unknown CPU"
