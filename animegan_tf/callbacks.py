@@ -136,6 +136,88 @@ class ImagesShown(keras.callbacks.Callback):
             logs["s_per_kimg"] = 1000.0 * seconds / (self.epoch_steps * self.batch_size)
 
 
+class ExtraAverages(keras.callbacks.Callback):
+    """Averaged generators at more half-lives than the run's own (`ema_decay`), kept beside it so that one run
+    compares half-lives: each is `ema = b * ema + (1 - b) * g` over every weight of the trained generator (BatchNorm
+    moving statistics included), b = 0.5 ** (images / half-life) for the images since its last update, with the
+    half-life capped at `rampup` * images seen step by step, as the run's own average is (`ema_rampup`).
+
+    Updated every `every` steps (one copy of the weights to the host each time; `every=1` is the run's own rule
+    exactly), saved atomically to <run>/averages/ema_<half-life>.npz after every epoch and when training ends, and
+    read back when the run resumes. An average with no file yet starts from the run's averaged generator as it is
+    (the trained one when the run keeps none), so it can start in a resumed run; its start weighs
+    0.5 ** (N / half-life) after N more images, so compare averages that have run ten half-lives or more. A
+    process killed after an epoch's checkpoint and before this save resumes the averages from an epoch earlier
+    (that epoch's updates are missed: small against half-lives of many epochs). Place it after Checkpoint.
+
+    Args:
+        halflives: half-lives in images.
+        batch_size: the global batch (real images per step).
+    """
+
+    def __init__(self, run_dir: Path, halflives, batch_size: int, rampup: float = 0.0, every: int = 4):
+        super().__init__()
+        if not halflives or min(halflives) <= 0 or every < 1:
+            raise ValueError(f"half-lives must be > 0 images and every >= 1, got {halflives!r} and {every!r}")
+        self.run_dir = Path(run_dir)
+        self.halflives = [int(h) for h in halflives]
+        self.batch_size, self.rampup, self.every = batch_size, float(rampup), every
+        self.averages: dict[int, list[np.ndarray]] = {}
+        self.step = 0  # the run's G steps at the averages' last update
+
+    def _steps(self) -> int:
+        return int(self.model.g_optimizer.iterations.numpy())
+
+    def on_train_begin(self, logs=None):
+        self.step = self._steps()
+        variables = self.model.generator.weights
+        start = None
+        for h in self.halflives:
+            saved = runs.read_average(self.run_dir, h, variables)
+            if saved is None:
+                start = start or [np.array(w.numpy(), np.float32) for w in self.model.sampling_generator.weights]
+                self.averages[h] = [w.copy() for w in start]
+            else:
+                self.averages[h] = [w.astype(np.float32) for w in saved[0]]
+
+    def decay(self, halflife: int, first: int, last: int) -> float:
+        """The product of the per-step decays of steps first+1 .. last (the run's step count after each)."""
+        exponent = 0.0
+        for t in range(first + 1, last + 1):
+            h = min(halflife, self.rampup * t * self.batch_size) if self.rampup else halflife
+            exponent += self.batch_size / max(h, 1e-8)
+        return 0.5 ** exponent
+
+    def update(self):
+        now = self._steps()
+        if now == self.step:
+            return
+        weights = [w.numpy() for w in self.model.generator.weights]
+        for h, average in self.averages.items():
+            b = np.float32(self.decay(h, self.step, now))
+            for a, w in zip(average, weights):
+                a *= b
+                a += (1 - b) * w.astype(np.float32)
+        self.step = now
+
+    def on_train_batch_end(self, batch, logs=None):
+        if self._steps() - self.step >= self.every:
+            self.update()
+
+    def save(self):
+        if self.model.diverged:
+            return
+        self.update()
+        for h, average in self.averages.items():
+            runs.save_average(self.run_dir, h, self.model.generator.weights, average, self.step)
+
+    def on_epoch_end(self, epoch, logs=None):
+        self.save()
+
+    def on_train_end(self, logs=None):
+        self.save()
+
+
 class SampleGrid(keras.callbacks.Callback):
     """After every epoch, the generator's images for the run's fixed z -> samples/epoch_NNNN.png (the averaged
     generator when the run keeps one)."""

@@ -44,6 +44,7 @@ from .quantize import save_int8
 CHECKPOINT = Path("checkpoints") / "latest.npz"
 PREVIOUS_CHECKPOINTS = (Path("checkpoints") / "previous_1.npz", Path("checkpoints") / "previous_2.npz")
 BEST_CHECKPOINT = Path("checkpoints") / "best.npz"  # lowest KID so far (when evaluation during training is on)
+AVERAGES = Path("averages")  # averaged generators at more half-lives than the run's own (callbacks.ExtraAverages)
 FINAL_GENERATOR = "generator.keras"
 FINAL_RAW_GENERATOR = "generator_raw.keras"
 INT8_GENERATOR = "generator_int8.npz"  # a shipped generator stored in int8 (quantize.py), in place of generator.keras
@@ -311,6 +312,35 @@ def save_checkpoint(run_dir: Path, gan, epoch: int, step_in_epoch: int = 0, path
         _keep_previous(Path(run_dir))
     atomic_write_bytes(path, buf.getvalue())
     return path
+
+
+def average_path(run_dir: Path, halflife: int) -> Path:
+    """Where a run keeps its averaged generator of `halflife` images (callbacks.ExtraAverages)."""
+    return Path(run_dir) / AVERAGES / f"ema_{int(halflife)}.npz"
+
+
+def save_average(run_dir: Path, halflife: int, variables, weights, steps: int) -> Path:
+    """Write one extra average atomically: `weights` (arrays) keyed by the generator `variables` they average, as
+    a checkpoint's generator group, and the run's step count they stand for."""
+    arrays = dict(zip(variable_keys("generator", variables), weights))
+    arrays["steps"] = np.asarray(steps, np.int64)
+    buf = io.BytesIO()
+    np.savez(buf, **arrays)
+    path = average_path(run_dir, halflife)
+    atomic_write_bytes(path, buf.getvalue())
+    return path
+
+
+def read_average(run_dir: Path, halflife: int, variables) -> tuple[list[np.ndarray], int] | None:
+    """An extra average's arrays, in the order of `variables`, and its step count; None when there is none.
+    ValueError when it does not match the generator."""
+    path = average_path(run_dir, halflife)
+    if not path.exists():
+        return None
+    with np.load(path) as saved:
+        arrays = []
+        read_group(saved, "generator", variables, path, assign=lambda var, value: arrays.append(np.array(value)))
+        return arrays, int(saved["steps"])
 
 
 def _keep_previous(run_dir: Path) -> None:

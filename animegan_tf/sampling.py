@@ -83,6 +83,18 @@ def load_generator(run_dir: Path, ema: bool = True, state: str = "latest") -> ke
     raise FileNotFoundError(f"run folder has no checkpoint and no {final.name}{also}: {run_dir}")
 
 
+def load_average(run_dir: Path, halflife: int) -> keras.Sequential:
+    """A run's averaged generator of `halflife` images kept beside its own (callbacks.ExtraAverages), float32,
+    inference ready."""
+    generator = build_generator(runs.load_config(run_dir).replace(precision="float32"), dtype="float32")
+    saved = runs.read_average(run_dir, halflife, generator.weights)
+    if saved is None:
+        raise FileNotFoundError(f"run folder keeps no average of half-life {halflife} images: "
+                                f"{runs.average_path(run_dir, halflife)}")
+    generator.set_weights(saved[0])
+    return generator
+
+
 def export_pretrained_int8(run_dir: Path, out_dir: Path, made: dict, config: GANConfig | None = None) -> Path:
     """runs.export_pretrained with the run's generator.keras stored in int8 (quantize.py, about a quarter of the
     bytes): for a generator too large to ship in float32. `config` as there."""

@@ -17,6 +17,11 @@ against another reference is scored again from its saved samples, without traini
 
   python benchmarks/recipe_screen.py --faces ../shared/anime_faces_calib ../shared/anime_faces_more \\
       --ref-faces ../shared/anime_faces_calib --systems fast --kimg 200 400 --seeds 0 --out bench/screen_more
+
+`--averages 10 20 88` keeps averaged generators of those half-lives (kimg) beside the run's own while it trains
+(callbacks.ExtraAverages, with the run's ramp) and scores each at the marks it trains to, as generator `ema10k`
+etc.: half-lives compared within one run. An average started in a resumed run begins from the run's own average
+there; score it only ten half-lives or more after its start.
 """
 
 from __future__ import annotations
@@ -34,13 +39,13 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 import numpy as np  # noqa: E402
 
-from animegan_tf import runs  # noqa: E402
+from animegan_tf import callbacks as cb, runs  # noqa: E402
 from animegan_tf.machine import cpu_name  # noqa: E402
 from animegan_tf.config import ConfigError, apply_overrides, preset  # noqa: E402
 from animegan_tf.data import DataError, ingest, source_name  # noqa: E402
 from animegan_tf.files import image_grid, read_jsonl, save_png  # noqa: E402
 from animegan_tf.quality.evaluate import evaluate_images, reference_sample  # noqa: E402
-from animegan_tf.sampling import generate, load_generator  # noqa: E402
+from animegan_tf.sampling import generate, load_average, load_generator  # noqa: E402
 from animegan_tf.training import target_steps, train  # noqa: E402
 
 
@@ -104,6 +109,8 @@ def main() -> int:
     ap.add_argument("--seeds", nargs="+", type=int, default=[0])
     ap.add_argument("--samples", type=int, default=2000, help="samples scored per mark (and real faces)")
     ap.add_argument("--raw", action="store_true", help="also score the raw generator of averaged runs")
+    ap.add_argument("--averages", nargs="+", type=float, default=[], metavar="KIMG",
+                    help="also keep and score averaged generators of these half-lives (kimg)")
     ap.add_argument("--out", required=True)
     ap.add_argument("--table", action="store_true", help="only print OUT/results.jsonl as a markdown table")
     args = ap.parse_args()
@@ -111,6 +118,9 @@ def main() -> int:
         return print_table(Path(args.out) / "results.jsonl")
     if not (args.faces and args.systems and args.kimg):
         ap.error("--faces, --systems and --kimg are required (except with --table)")
+    if any(h <= 0 for h in args.averages):
+        ap.error("--averages: half-lives must be > 0 kimg")
+    averages = {f"ema{h:g}k": round(h * 1000) for h in args.averages}  # generator name -> half-life in images
 
     try:
         faces = load_faces(args.faces)
@@ -137,6 +147,7 @@ def main() -> int:
         run_dir = out / "runs" / f"{spec}-seed{seed}"
         for mark in sorted(args.kimg):
             generators = ["ema", "raw"] if cfg.ema_decay and args.raw else ["ema" if cfg.ema_decay else "raw"]
+            generators += list(averages)
             todo = [g for g in generators if (spec, seed, mark, g, ref_name) not in done]
             if not todo:
                 continue
@@ -156,14 +167,17 @@ def main() -> int:
                 print(f"{spec} seed {seed} {mark:g} kimg: skipped, its run folder is already past this mark and "
                       f"no samples were saved there", flush=True)
                 continue
+            extra = [cb.ExtraAverages(run_dir, list(averages.values()), cfg.batch_size, rampup=cfg.ema_rampup)]
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore", UserWarning)
                 train(cfg, faces, run_dir, resume=bool(before), kimg=mark, verbose=0,
-                      data_source=",".join(args.faces))
+                      data_source=",".join(args.faces), extra_callbacks=extra if averages else ())
             meta = runs.checkpoint_meta(run_dir)
             history = runs.load_history(run_dir)
             for g in todo:
-                images = generate(load_generator(run_dir, ema=g == "ema"), args.samples, seed=seed)
+                generator = load_average(run_dir, averages[g]) if g in averages else load_generator(run_dir,
+                                                                                                     ema=g == "ema")
+                images = generate(generator, args.samples, seed=seed)
                 t = time.perf_counter()
                 score = evaluate(images, reference, seed)
                 save_png(image_grid(images[:64]), out / "grids" / f"{tags[g]}.png")
@@ -173,7 +187,8 @@ def main() -> int:
                        "train_seconds": meta["train_seconds"], "train_cpu_seconds": meta["train_cpu_seconds"],
                        "img_per_s": float(np.median(history["img_per_s"])) if history.get("img_per_s") else None,
                        "eval_seconds": round(time.perf_counter() - t, 1), "cpu": cpu_name(),
-                       "date": time.strftime("%Y-%m-%d"), **score, "reference": ref_name}
+                       "date": time.strftime("%Y-%m-%d"), **score, "reference": ref_name,
+                       **({"halflife_images": averages[g]} if g in averages else {})}
                 append(results, row, f"{spec} seed {seed} {mark:g} kimg {g}")
     return 0
 

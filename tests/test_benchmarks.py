@@ -20,7 +20,7 @@ from animegan_tf.data import normalize
 from animegan_tf.models import build_discriminator, build_generator
 from animegan_tf.quality.evaluate import evaluate_images, reference_sample
 from animegan_tf.runs import checkpoint_meta
-from animegan_tf.sampling import build_gan
+from animegan_tf.sampling import build_gan, generate, load_average
 from animegan_tf.training import train
 from conftest import blob_images, tiny_config
 
@@ -176,6 +176,30 @@ def test_model_flops_counts_each_layer_from_the_config():
     assert model_flops.model_macs(build_discriminator(cfg, dtype="float32")) == d
     sn = model_flops.model_macs(build_discriminator(cfg.replace(d_spectral_norm=True), dtype="float32"))
     assert sn == d  # spectral norm wraps the same convolutions
+
+
+def test_recipe_screen_keeps_and_scores_averages_of_other_half_lives(tmp_path, image_folder):
+    # No ramp: the run's own average (a 44k-image half-life) barely leaves its start in two steps, a 8-image one
+    # moves halfway to the trained generator each step.
+    system = "fast+batch_size=8+g_base_filters=32+g_filters=16,8,8+d_filters=8,8,16,16+ema_rampup=0"
+    out = tmp_path / "screen"
+    proc = run_script("recipe_screen.py", "--faces", str(image_folder), "--systems", system, "--seeds", "0",
+                      "--samples", "8", "--out", str(out), "--kimg", "0.016", "--averages", "0.008", timeout=600)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    own, other = [json.loads(line) for line in (out / "results.jsonl").read_text().splitlines()]
+    assert (own["generator"], other["generator"], other["halflife_images"]) == ("ema", "ema0.008k", 8)
+    assert "halflife_images" not in own
+    for key in ("images_shown", "epoch", "train_seconds", "faces"):
+        assert other[key] == own[key], key  # one run, two generators
+    run_dir = out / "runs" / f"{system}-seed0"
+    samples = np.load(out / "samples" / f"{system}-seed0-0.016kimg-ema0.008k.npy")
+    np.testing.assert_array_equal(samples, generate(load_average(run_dir, 8), 8, seed=0))
+    assert not np.array_equal(samples, np.load(out / "samples" / f"{system}-seed0-0.016kimg-ema.npy"))
+    assert other["fid"] != pytest.approx(own["fid"])
+
+    proc = run_script("recipe_screen.py", "--faces", str(image_folder), "--systems", system, "--kimg", "0.016",
+                      "--averages", "0", "--out", str(out))
+    assert proc.returncode == 2 and "--averages: half-lives must be > 0 kimg" in proc.stderr
 
 
 def test_model_flops_rejects_a_bad_system():

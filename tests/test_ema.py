@@ -13,7 +13,8 @@ from animegan_tf.cli import main
 from animegan_tf.config import ConfigError, preset
 from animegan_tf.data import make_dataset
 from animegan_tf.files import to_uint8
-from animegan_tf.sampling import build_gan, generate, load_generator
+from animegan_tf.callbacks import ExtraAverages
+from animegan_tf.sampling import build_gan, generate, load_average, load_generator
 from animegan_tf.training import train
 from conftest import blob_images, tiny_config
 
@@ -102,6 +103,51 @@ def test_resume_restores_the_average_exactly(tmp_path, deterministic_ops):
         assert keys and set(a.files) == set(b.files)
         for key in keys:
             np.testing.assert_allclose(a[key], b[key], rtol=1e-6, atol=1e-7, err_msg=key)
+
+
+def test_an_extra_average_of_the_runs_half_life_is_the_runs_own_average_across_a_resume(tmp_path):
+    run, images = tmp_path / "run", blob_images(32)  # 4 steps per epoch
+    # half-life 4 steps (32 images); the ramp caps it (at the images seen) for 3 steps, the 96-image one for all 8
+    cfg = tiny_config(epochs=2, ema_decay=0.5 ** 0.25, ema_rampup=1.0, g_lr=5e-3)
+
+    def extra():
+        return [ExtraAverages(run, [32, 96], cfg.batch_size, rampup=cfg.ema_rampup, every=1)]
+
+    train(cfg, images, run, kimg=0.04, verbose=0, extra_callbacks=extra())  # 5 steps: stops mid-epoch
+    assert runs.read_average(run, 32, build_gan(cfg).generator.weights)[1] == 5
+    train(cfg, images, run, resume=True, verbose=0, extra_callbacks=extra())  # the average resumes from its file
+
+    gan = build_gan(cfg)
+    runs.restore_checkpoint(run, gan)
+    same, steps = runs.read_average(run, 32, gan.generator.weights)
+    assert steps == 8
+    for var, value in zip(gan.ema_generator.weights, same):
+        np.testing.assert_allclose(value, var.numpy(), rtol=1e-5, atol=1e-6, err_msg=var.path)
+    longer, _ = runs.read_average(run, 96, gan.generator.weights)
+    assert not all(np.allclose(a, b, rtol=1e-5, atol=1e-6) for a, b in zip(longer, same))
+    # The screen's loader samples from it.
+    np.testing.assert_array_equal(generate(load_average(run, 32), 4, seed=3), generate(gan.ema_generator, 4, seed=3))
+    with pytest.raises(FileNotFoundError, match="no average of half-life 10 images"):
+        load_average(run, 10)
+
+
+def test_an_extra_average_updated_every_few_steps_decays_by_all_their_images(tmp_path):
+    cfg = tiny_config(g_lr=5e-3)  # no average of its own: the extra one starts from the trained generator
+    gan = build_gan(cfg)
+    initial = [w.numpy().copy() for w in gan.generator.weights]
+    recorder, extra = WeightsEachStep(), ExtraAverages(tmp_path, [96], cfg.batch_size, every=3)
+    dataset = make_dataset(blob_images(7 * cfg.batch_size), cfg.batch_size, epochs=1)
+    gan.fit(dataset, epochs=1, steps_per_epoch=7, callbacks=[recorder, extra], verbose=0, shuffle=False)
+
+    # Updated after steps 3 and 6, and at the epoch's end after step 7: each time by the images since the last.
+    b = 0.5 ** (cfg.batch_size / 96)
+    want = expected_average(initial, [recorder.steps[2], recorder.steps[5], recorder.steps[6]], [b ** 3, b ** 3, b])
+    saved, steps = runs.read_average(tmp_path, 96, gan.generator.weights)
+    assert steps == 7
+    for value, expected in zip(saved, want):
+        np.testing.assert_allclose(value, expected, rtol=1e-5, atol=1e-6)
+    every_step = expected_average(initial, recorder.steps, [b] * 7)  # what every=1 would hold: not the same
+    assert not all(np.allclose(v, e, rtol=1e-5, atol=1e-6) for v, e in zip(saved, every_step))
 
 
 def test_everything_that_samples_uses_the_average_and_raw_is_one_flag_away(tmp_path, capsys):
