@@ -167,11 +167,12 @@ def main() -> int:
                 print(f"{spec} seed {seed} {mark:g} kimg: skipped, its run folder is already past this mark and "
                       f"no samples were saved there", flush=True)
                 continue
-            extra = [cb.ExtraAverages(run_dir, list(averages.values()), cfg.batch_size, rampup=cfg.ema_rampup)]
+            extra = [cb.ExtraAverages(run_dir, list(averages.values()), cfg.batch_size, rampup=cfg.ema_rampup)
+                     ] if averages else []
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore", UserWarning)
                 train(cfg, faces, run_dir, resume=bool(before), kimg=mark, verbose=0,
-                      data_source=",".join(args.faces), extra_callbacks=extra if averages else ())
+                      data_source=",".join(args.faces), extra_callbacks=extra)
             meta = runs.checkpoint_meta(run_dir)
             history = runs.load_history(run_dir)
             for g in todo:
