@@ -10,6 +10,7 @@ import csv
 import io
 import math
 import time
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -148,7 +149,10 @@ class ExtraAverages(keras.callbacks.Callback):
     (the trained one when the run keeps none), so it can start in a resumed run; its start weighs
     0.5 ** (N / half-life) after N more images, so compare averages that have run ten half-lives or more. A
     process killed after an epoch's checkpoint and before this save resumes the averages from an epoch earlier
-    (that epoch's updates are missed: small against half-lives of many epochs). Place it after Checkpoint.
+    (that epoch's updates are missed, with a warning: small against half-lives of many epochs); one that stands
+    for more steps than the run resumes at (an older checkpoint) starts again from the run's average, with a
+    warning. Pass it again on every resume. Under mixed_float16 a step the loss scaler skips is not averaged in
+    (the run's own average decays at it). Place it after Checkpoint.
 
     Args:
         halflives: half-lives in images.
@@ -157,23 +161,29 @@ class ExtraAverages(keras.callbacks.Callback):
 
     def __init__(self, run_dir: Path, halflives, batch_size: int, rampup: float = 0.0, every: int = 4):
         super().__init__()
-        if not halflives or min(halflives) <= 0 or every < 1:
-            raise ValueError(f"half-lives must be > 0 images and every >= 1, got {halflives!r} and {every!r}")
+        if not halflives or not all(math.isfinite(h) and h >= 1 for h in halflives) or every < 1:
+            raise ValueError(f"half-lives must be >= 1 image and every >= 1, got {halflives!r} and {every!r}")
         self.run_dir = Path(run_dir)
-        self.halflives = [int(h) for h in halflives]
+        self.halflives = [round(h) for h in halflives]
         self.batch_size, self.rampup, self.every = batch_size, float(rampup), every
         self.averages: dict[int, list[np.ndarray]] = {}
-        self.step = 0  # the run's G steps at the averages' last update
+        self.step = None  # the run's G steps at the averages' last update; None until training begins
 
     def _steps(self) -> int:
         return int(self.model.g_optimizer.iterations.numpy())
 
     def on_train_begin(self, logs=None):
-        self.step = self._steps()
+        self.step = now = self._steps()
         variables = self.model.generator.weights
         start = None
         for h in self.halflives:
             saved = runs.read_average(self.run_dir, h, variables)
+            if saved is not None and saved[1] != now:
+                what = ("starts again from the run's average" if saved[1] > now else
+                        f"misses the updates of the {now - saved[1]} steps between")
+                warnings.warn(f"the average of half-life {h} images stands for {saved[1]} steps and the run "
+                              f"resumes at {now}: it {what}", stacklevel=2)
+                saved = None if saved[1] > now else saved
             if saved is None:
                 start = start or [np.array(w.numpy(), np.float32) for w in self.model.sampling_generator.weights]
                 self.averages[h] = [w.copy() for w in start]
@@ -190,7 +200,7 @@ class ExtraAverages(keras.callbacks.Callback):
 
     def update(self):
         now = self._steps()
-        if now == self.step:
+        if self.step is None or now == self.step:
             return
         weights = [w.numpy() for w in self.model.generator.weights]
         for h, average in self.averages.items():
@@ -201,11 +211,11 @@ class ExtraAverages(keras.callbacks.Callback):
         self.step = now
 
     def on_train_batch_end(self, batch, logs=None):
-        if self._steps() - self.step >= self.every:
+        if not self.model.diverged and self._steps() - self.step >= self.every:
             self.update()
 
     def save(self):
-        if self.model.diverged:
+        if self.model.diverged or self.step is None:
             return
         self.update()
         for h, average in self.averages.items():

@@ -331,6 +331,15 @@ def save_average(run_dir: Path, halflife: int, variables, weights, steps: int) -
     return path
 
 
+def average_steps(run_dir: Path, halflife: int) -> int | None:
+    """The run's step count an extra average stands for (None when the run keeps no such average)."""
+    path = average_path(run_dir, halflife)
+    if not path.exists():
+        return None
+    with np.load(path) as saved:
+        return int(saved["steps"])
+
+
 def read_average(run_dir: Path, halflife: int, variables) -> tuple[list[np.ndarray], int] | None:
     """An extra average's arrays, in the order of `variables`, and its step count; None when there is none.
     ValueError when it does not match the generator."""

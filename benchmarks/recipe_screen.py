@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import sys
 import tempfile
@@ -118,8 +119,8 @@ def main() -> int:
         return print_table(Path(args.out) / "results.jsonl")
     if not (args.faces and args.systems and args.kimg):
         ap.error("--faces, --systems and --kimg are required (except with --table)")
-    if any(h <= 0 for h in args.averages):
-        ap.error("--averages: half-lives must be > 0 kimg")
+    if not all(math.isfinite(h) and h * 1000 >= 1 for h in args.averages):
+        ap.error("--averages: half-lives must be at least 0.001 kimg (one image)")
     averages = {f"ema{h:g}k": round(h * 1000) for h in args.averages}  # generator name -> half-life in images
 
     try:
@@ -153,19 +154,21 @@ def main() -> int:
                 continue
             tags = {g: f"{spec}-seed{seed}-{mark:g}kimg-{g}" for g in todo}
             saved = {g: out / "samples" / f"{tags[g]}.npy" for g in todo}
-            if all((spec, seed, mark, g) in trained and saved[g].exists() for g in todo):
-                for g in todo:  # scored before against another reference: score the same samples again
-                    images = np.load(saved[g])
-                    t = time.perf_counter()
-                    score = evaluate(images, reference, seed)
-                    row = {**trained[(spec, seed, mark, g)], **score, "reference": ref_name,
-                           "eval_seconds": round(time.perf_counter() - t, 1), "scored": time.strftime("%Y-%m-%d")}
-                    append(results, row, f"{spec} seed {seed} {mark:g} kimg {g} (saved samples)")
+            for g in [g for g in todo if (spec, seed, mark, g) in trained and saved[g].exists()]:
+                # scored before against another reference: score the same samples again
+                images = np.load(saved[g])
+                t = time.perf_counter()
+                score = evaluate(images, reference, seed)
+                row = {**trained[(spec, seed, mark, g)], **score, "reference": ref_name,
+                       "eval_seconds": round(time.perf_counter() - t, 1), "scored": time.strftime("%Y-%m-%d")}
+                append(results, row, f"{spec} seed {seed} {mark:g} kimg {g} (saved samples)")
+                todo.remove(g)
+            if not todo:
                 continue
             before = runs.checkpoint_meta(run_dir) or {}
             if runs.images_shown(before, cfg, len(faces)) > target_steps(mark, cfg.batch_size) * cfg.batch_size:
                 print(f"{spec} seed {seed} {mark:g} kimg: skipped, its run folder is already past this mark and "
-                      f"no samples were saved there", flush=True)
+                      f"no samples of {', '.join(todo)} were saved there", flush=True)
                 continue
             extra = [cb.ExtraAverages(run_dir, list(averages.values()), cfg.batch_size, rampup=cfg.ema_rampup)
                      ] if averages else []
@@ -175,6 +178,13 @@ def main() -> int:
                       data_source=",".join(args.faces), extra_callbacks=extra)
             meta = runs.checkpoint_meta(run_dir)
             history = runs.load_history(run_dir)
+            steps = runs.images_shown(meta, cfg, len(faces)) // cfg.batch_size
+            for g in [g for g in todo if g in averages]:
+                kept = runs.average_steps(run_dir, averages[g])
+                if kept != steps:  # none kept (the run was already at this mark), or one of another state
+                    print(f"{spec} seed {seed} {mark:g} kimg {g}: skipped, the run folder keeps no average of that "
+                          f"half-life at this mark ({steps} steps; {kept or 'no'} average steps)", flush=True)
+                    todo.remove(g)
             for g in todo:
                 generator = load_average(run_dir, averages[g]) if g in averages else load_generator(run_dir,
                                                                                                      ema=g == "ema")

@@ -197,9 +197,16 @@ def test_recipe_screen_keeps_and_scores_averages_of_other_half_lives(tmp_path, i
     assert not np.array_equal(samples, np.load(out / "samples" / f"{system}-seed0-0.016kimg-ema.npy"))
     assert other["fid"] != pytest.approx(own["fid"])
 
+    # An average asked for at a mark the run already stands at was never kept there: said, not scored.
+    proc = run_script("recipe_screen.py", "--faces", str(image_folder), "--systems", system, "--seeds", "0",
+                      "--samples", "8", "--out", str(out), "--kimg", "0.016", "--averages", "0.008", "0.024")
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert "0.016 kimg ema0.024k: skipped, the run folder keeps no average of that half-life" in proc.stdout
+    assert len((out / "results.jsonl").read_text().splitlines()) == 2
+
     proc = run_script("recipe_screen.py", "--faces", str(image_folder), "--systems", system, "--kimg", "0.016",
                       "--averages", "0", "--out", str(out))
-    assert proc.returncode == 2 and "--averages: half-lives must be > 0 kimg" in proc.stderr
+    assert proc.returncode == 2 and "--averages: half-lives must be at least 0.001 kimg" in proc.stderr
 
 
 def test_model_flops_rejects_a_bad_system():

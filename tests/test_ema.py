@@ -9,11 +9,11 @@ import tensorflow as tf
 from PIL import Image
 
 from animegan_tf import runs
+from animegan_tf.callbacks import ExtraAverages
 from animegan_tf.cli import main
 from animegan_tf.config import ConfigError, preset
 from animegan_tf.data import make_dataset
 from animegan_tf.files import to_uint8
-from animegan_tf.callbacks import ExtraAverages
 from animegan_tf.sampling import build_gan, generate, load_average, load_generator
 from animegan_tf.training import train
 from conftest import blob_images, tiny_config
@@ -105,30 +105,40 @@ def test_resume_restores_the_average_exactly(tmp_path, deterministic_ops):
             np.testing.assert_allclose(a[key], b[key], rtol=1e-6, atol=1e-7, err_msg=key)
 
 
-def test_an_extra_average_of_the_runs_half_life_is_the_runs_own_average_across_a_resume(tmp_path):
-    run, images = tmp_path / "run", blob_images(32)  # 4 steps per epoch
+def test_an_extra_average_of_the_runs_half_life_is_the_runs_own_average_and_resumes_exactly(tmp_path,
+                                                                                          deterministic_ops):
+    images = blob_images(32)  # 4 steps per epoch
     # half-life 4 steps (32 images); the ramp caps it (at the images seen) for 3 steps, the 96-image one for all 8
-    cfg = tiny_config(epochs=2, ema_decay=0.5 ** 0.25, ema_rampup=1.0, g_lr=5e-3)
+    cfg = tiny_config(epochs=3, ema_decay=0.5 ** 0.25, ema_rampup=1.0, g_lr=5e-3)
 
-    def extra():
+    def extra(run):
         return [ExtraAverages(run, [32, 96], cfg.batch_size, rampup=cfg.ema_rampup, every=1)]
 
-    train(cfg, images, run, kimg=0.04, verbose=0, extra_callbacks=extra())  # 5 steps: stops mid-epoch
-    assert runs.read_average(run, 32, build_gan(cfg).generator.weights)[1] == 5
-    train(cfg, images, run, resume=True, verbose=0, extra_callbacks=extra())  # the average resumes from its file
+    straight, split = tmp_path / "straight", tmp_path / "split"
+    train(cfg, images, straight, verbose=0, extra_callbacks=extra(straight))
+    train(cfg, images, split, kimg=0.04, verbose=0, extra_callbacks=extra(split))  # 5 steps: stops mid-epoch
+    assert runs.average_steps(split, 96) == 5
+    # The resume finishes epoch 2 and trains epoch 3 (two fits): the averages go on from their files.
+    train(cfg, images, split, resume=True, verbose=0, extra_callbacks=extra(split))
 
     gan = build_gan(cfg)
-    runs.restore_checkpoint(run, gan)
-    same, steps = runs.read_average(run, 32, gan.generator.weights)
-    assert steps == 8
+    runs.restore_checkpoint(straight, gan)
+    same, steps = runs.read_average(straight, 32, gan.generator.weights)
+    assert steps == 12
     for var, value in zip(gan.ema_generator.weights, same):
         np.testing.assert_allclose(value, var.numpy(), rtol=1e-5, atol=1e-6, err_msg=var.path)
-    longer, _ = runs.read_average(run, 96, gan.generator.weights)
+    for h in (32, 96):
+        resumed, steps = runs.read_average(split, h, gan.generator.weights)
+        assert steps == 12
+        for a, b in zip(resumed, runs.read_average(straight, h, gan.generator.weights)[0]):
+            np.testing.assert_allclose(a, b, rtol=1e-6, atol=1e-7)
+    longer, _ = runs.read_average(straight, 96, gan.generator.weights)
     assert not all(np.allclose(a, b, rtol=1e-5, atol=1e-6) for a, b in zip(longer, same))
     # The screen's loader samples from it.
-    np.testing.assert_array_equal(generate(load_average(run, 32), 4, seed=3), generate(gan.ema_generator, 4, seed=3))
+    np.testing.assert_array_equal(generate(load_average(straight, 32), 4, seed=3),
+                                  generate(gan.ema_generator, 4, seed=3))
     with pytest.raises(FileNotFoundError, match="no average of half-life 10 images"):
-        load_average(run, 10)
+        load_average(straight, 10)
 
 
 def test_an_extra_average_updated_every_few_steps_decays_by_all_their_images(tmp_path):
