@@ -168,12 +168,14 @@ class ExtraAverages(keras.callbacks.Callback):
         self.batch_size, self.rampup, self.every = batch_size, float(rampup), every
         self.averages: dict[int, list[np.ndarray]] = {}
         self.step = None  # the run's G steps at the averages' last update; None until training begins
+        self.pending = 0  # batches since then (the step count is read from the optimizer only to update)
 
     def _steps(self) -> int:
         return int(self.model.g_optimizer.iterations.numpy())
 
     def on_train_begin(self, logs=None):
         self.step = now = self._steps()
+        self.pending = 0
         variables = self.model.generator.weights
         start = None
         for h in self.halflives:
@@ -208,10 +210,11 @@ class ExtraAverages(keras.callbacks.Callback):
             for a, w in zip(average, weights):
                 a *= b
                 a += (1 - b) * w.astype(np.float32)
-        self.step = now
+        self.step, self.pending = now, 0
 
     def on_train_batch_end(self, batch, logs=None):
-        if not self.model.diverged and self._steps() - self.step >= self.every:
+        self.pending += 1
+        if not self.model.diverged and self.pending >= self.every:
             self.update()
 
     def save(self):
