@@ -262,12 +262,15 @@ PRESETS: dict[str, dict] = {
     # The CPU recipe: fast-v2 with Adam beta_1 = 0 (as StyleGAN2-ADA). BENCHMARKS.md, "Adam with beta_1 = 0 on
     # `fast`": FID 99.7 +- 3.6 at 400 kimg on the calib faces (3 seeds), against fast-v2's 112.1 +- 0.9.
     "fast": dict(beta_1=0.0),
-    # The recipe per image: fast at the dcgan widths (G 512-256-128-64, D 64-128-256-512), 3.9x fast's arithmetic
-    # per image. BENCHMARKS.md, "`fast` at the `dcgan` widths": FID 78.5 +- 2.5 at 400 kimg on the calib faces
-    # (3 seeds, bf16) against fast's 99.7 +- 3.6 (3 seeds, float32; 98.6 on seed 0 in bf16); 71.8 +- 3.0 on
-    # calib + more (3 seeds) against fast's 93.6 +- 2.8; FID 52.5 at 2,000 kimg on calib + more (seed 1, the default
-    # pretrained generator). fast stays the CPU recipe: ~3x the seconds per image.
-    "fast-wide": dict(g_base_filters=512, g_filters=(256, 128, 64), d_filters=(64, 128, 256, 512)),
+    # The first recipe per image (`fast-wide` until 2026-12-05): fast at the dcgan widths (G 512-256-128-64,
+    # D 64-128-256-512), 3.9x fast's arithmetic per image. BENCHMARKS.md, "`fast` at the `dcgan` widths": FID
+    # 78.5 +- 2.5 at 400 kimg on the calib faces (3 seeds, bf16) against fast's 99.7 +- 3.6 (3 seeds, float32; 98.6
+    # on seed 0 in bf16); 71.8 +- 3.0 on calib + more (3 seeds) against fast's 93.6 +- 2.8; FID 52.5 at 2,000 kimg
+    # on calib + more (seed 1; `--pretrained fast-wide-v1`). fast stays the CPU recipe: ~3x the seconds per image.
+    "fast-wide-v1": dict(g_base_filters=512, g_filters=(256, 128, 64), d_filters=(64, 128, 256, 512)),
+    # The recipe per image: fast-wide-v1 with random x-flips of the real faces. BENCHMARKS.md, "x-flips on
+    # `fast-wide`": FID 48.1 and 50.1 at 2,000 kimg on calib + more (seeds 2 and 1) against 54.6 and 52.5 without.
+    "fast-wide": dict(aug_flip=True),
     # Seed 003, first scenario: latent projected by a Dense layer to 512x4x4, then 4 ConvTranspose k4 with
     # 32, 64, 128 and 3 filters; D is 2 Conv2D(32, k3, s2) then Flatten + Dense(1); Adam 2e-4, beta_1 0.5, batch 256,
     # 100 epochs, batches sliced from an in-memory array. The seed tuned "manually" and names no BatchNorm (the
@@ -298,7 +301,8 @@ PRESETS: dict[str, dict] = {
 # A preset named "<family>-<variant>" applies its family's overrides first ("scenario2-fig2" = fig1 + batch 64).
 _PARENTS = {
     "fast": "fast-v2",
-    "fast-wide": "fast",
+    "fast-wide": "fast-wide-v1",
+    "fast-wide-v1": "fast",
     "fast-v2": "fast-v1",
     "scenario1-lr1e-4": "scenario1",
     "scenario1-lr3e-4": "scenario1",

@@ -37,11 +37,13 @@ def test_each_cpu_recipe_keeps_its_meaning():
     assert fast.beta_1 == 0.0 and fast.replace(name="x", beta_1=0.5) == v2.replace(name="x")
 
 
-def test_fast_wide_is_fast_at_the_dcgan_widths():
-    wide, fast, dcgan = preset("fast-wide"), preset("fast"), preset("dcgan")
+def test_fast_wide_is_fast_at_the_dcgan_widths_with_x_flips():
+    wide, v1, fast, dcgan = preset("fast-wide"), preset("fast-wide-v1"), preset("fast"), preset("dcgan")
     widths = ("g_base_filters", "g_filters", "d_filters")
-    assert all(getattr(wide, k) == getattr(dcgan, k) for k in widths)
-    assert wide.replace(name="x", **{k: getattr(fast, k) for k in widths}) == fast.replace(name="x")
+    assert all(getattr(v1, k) == getattr(dcgan, k) for k in widths)
+    assert v1.replace(name="x", **{k: getattr(fast, k) for k in widths}) == fast.replace(name="x")
+    # Today's recipe per image: the retired one with x-flips of the real faces and nothing else changed.
+    assert wide.aug_flip and not v1.aug_flip and wide.replace(name="x", aug_flip=False) == v1.replace(name="x")
 
 
 @pytest.mark.parametrize("override, field", [
@@ -95,7 +97,7 @@ def test_unknown_preset():
 
 def test_a_config_is_its_preset_whatever_its_name_seed_and_kid_schedule():
     wide = preset("fast-wide")
-    run = wide.replace(name="fast+g_base_filters=512", seed=3, eval_every=20)  # a screen's system string, seed 3
+    run = wide.replace(name="fast-wide-v1+aug_flip=true", seed=3, eval_every=20)  # a screen's system string, seed 3
     assert is_preset(run, "fast-wide") and is_preset(preset("dcgan"), "dcgan")
-    assert not is_preset(run, "fast")  # its parent: the widths differ
+    assert not is_preset(run, "fast-wide-v1")  # its parent: the flips differ
     assert not is_preset(run.replace(g_lr=2e-3), "fast-wide") and not is_preset(run.replace(epochs=61), "fast-wide")
