@@ -97,7 +97,7 @@ def test_unknown_preset():
 
 def test_a_config_is_its_preset_whatever_its_name_seed_and_kid_schedule():
     wide = preset("fast-wide")
-    run = wide.replace(name="fast-wide-v1+aug_flip=true", seed=3, eval_every=20)  # a screen's system string, seed 3
+    run = wide.replace(name="fast-wide-v1+aug_flip=true", seed=3, eval_every=20)  # same config, seed 3
     assert is_preset(run, "fast-wide") and is_preset(preset("dcgan"), "dcgan")
     assert not is_preset(run, "fast-wide-v1")  # its parent: the flips differ
     assert not is_preset(run.replace(g_lr=2e-3), "fast-wide") and not is_preset(run.replace(epochs=61), "fast-wide")
