@@ -69,7 +69,8 @@ def pretrained_run(name: str = DEFAULT_PRETRAINED) -> Path:
 
 
 def export_pretrained(run_dir: Path, out_dir: Path, made: dict, int8_weights: dict | None = None,
-                      int8_axes: dict | None = None, config: GANConfig | None = None) -> Path:
+                      int8_axes: dict | None = None, config: GANConfig | None = None,
+                      source: Path | None = None) -> Path:
     """Copy a finished run's sampling generator and config into a minimal run folder `out_dir`, with `made`
     (how it was trained and scored) as made.json. Each file is written atomically.
 
@@ -78,19 +79,22 @@ def export_pretrained(run_dir: Path, out_dir: Path, made: dict, int8_weights: di
             store as generator_int8.npz (quantize.py) in place of a copy of generator.keras.
         int8_axes: the output channel axis of a kernel whose last axis is not (quantize.quantize).
         config: the config.json to ship (e.g. the run's under its preset's name); default the run's own.
+        source: the .keras file to ship in place of the run's generator.keras (which the run must still have: it
+            is written when training ends), e.g. an average the run kept beside its own.
     """
     run_dir, out_dir = Path(run_dir), Path(out_dir)
-    source = run_dir / FINAL_GENERATOR
-    if not source.exists():
+    if not (run_dir / FINAL_GENERATOR).exists():
         raise FileNotFoundError(f"run folder has no {FINAL_GENERATOR} (it is written when training ends): {run_dir}")
     if out_dir.resolve() == run_dir.resolve():
         raise ValueError(f"export into the run folder itself: {run_dir}")
-    # One generator per folder, and the old one goes first: a crash midway leaves a folder that says it has none,
-    # never a new config beside old weights.
-    (out_dir / (FINAL_GENERATOR if int8_weights is not None else INT8_GENERATOR)).unlink(missing_ok=True)
+    weights = None if int8_weights is not None else Path(source or run_dir / FINAL_GENERATOR).read_bytes()
+    # One generator per folder, and the old one and its made.json go first: a crash midway leaves a folder that says
+    # it has none, never a new config beside old weights or an old score beside new ones.
+    for name in (FINAL_GENERATOR, INT8_GENERATOR, MADE):
+        (out_dir / name).unlink(missing_ok=True)
     write_config(out_dir, config if config is not None else load_config(run_dir))
-    if int8_weights is None:
-        atomic_write_bytes(out_dir / FINAL_GENERATOR, source.read_bytes())
+    if weights is not None:
+        atomic_write_bytes(out_dir / FINAL_GENERATOR, weights)
     else:
         save_int8(out_dir / INT8_GENERATOR, int8_weights, int8_axes)
     atomic_write_bytes(out_dir / MADE, (json.dumps(made, indent=1) + "\n").encode())

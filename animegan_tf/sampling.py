@@ -5,6 +5,7 @@ Training, evaluation, the CLI and the web page all sample through this module.
 
 from __future__ import annotations
 
+import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -95,17 +96,36 @@ def load_average(run_dir: Path, halflife: int) -> keras.Sequential:
     return generator
 
 
-def export_pretrained_int8(run_dir: Path, out_dir: Path, made: dict, config: GANConfig | None = None) -> Path:
-    """runs.export_pretrained with the run's generator.keras stored in int8 (quantize.py, about a quarter of the
-    bytes): for a generator too large to ship in float32. `config` as there."""
-    final = Path(run_dir) / runs.FINAL_GENERATOR
+def export_generator(run_dir: Path, out_dir: Path, made: dict, config: GANConfig | None = None, int8: bool = False,
+                     average: int | None = None) -> Path:
+    """runs.export_pretrained of a finished run's sampling generator (its generator.keras) or, with `average`, of
+    the averaged generator of that half-life in images it kept beside its own (callbacks.ExtraAverages, as
+    `load_average` reads it).
+
+    Args:
+        int8: store it as generator_int8.npz (quantize.py, about a quarter of the bytes), for a generator too large
+            to ship in float32.
+        config: as runs.export_pretrained (default the run's own).
+    """
+    run_dir = Path(run_dir)
+    final = run_dir / runs.FINAL_GENERATOR
     if not final.exists():
         raise FileNotFoundError(f"run folder has no {runs.FINAL_GENERATOR} (it is written when training ends): "
                                 f"{run_dir}")
-    # Keyed as load_generator's freshly built model names its variables (a loaded .keras names them without the
-    # model's scope), so the file is read by name like a checkpoint.
-    generator = build_generator(runs.load_config(run_dir).replace(precision="float32"), dtype="float32")
-    generator.set_weights(keras.saving.load_model(final, compile=False).get_weights())
+    if average is None and not int8:
+        return runs.export_pretrained(run_dir, out_dir, made, config=config)
+    if average is None:
+        # Keyed as load_generator's freshly built model names its variables (a loaded .keras names them without
+        # the model's scope), so the file is read by name like a checkpoint.
+        generator = build_generator(runs.load_config(run_dir).replace(precision="float32"), dtype="float32")
+        generator.set_weights(keras.saving.load_model(final, compile=False).get_weights())
+    else:
+        generator = load_average(run_dir, average)
+    if not int8:
+        with tempfile.TemporaryDirectory() as tmp:
+            source = Path(tmp) / runs.FINAL_GENERATOR
+            generator.save(source)
+            return runs.export_pretrained(run_dir, out_dir, made, config=config, source=source)
     names = runs.variable_keys("generator", generator.weights)
     weights = {name: keras.ops.convert_to_numpy(w) for name, w in zip(names, generator.weights)}
     # Conv2DTranspose kernels are (h, w, out, in): their output channels are the second-to-last axis.

@@ -9,12 +9,14 @@ animegan_tf/pretrained/NAME/ (config.json, generator.keras, made.json: the scree
 docs/pretrained_NAME.png (64 faces of fixed latents, seed 0). With --int8 the generator is stored as
 generator_int8.npz (animegan_tf/quantize.py: int8 kernels, about a quarter of the bytes) for one too large for the
 repo in float32; the screen's row then scores the float32 generator, and benchmarks/int8_quality.py measures the
-difference.
+difference. With --average KIMG it ships the averaged generator of that half-life the screen kept beside the run's
+own (recipe_screen.py --averages) and scored at --kimg (its row `ema<KIMG>k`), in place of the run's own average.
 """
 
 from __future__ import annotations
 
 import argparse
+import math
 import os
 import sys
 from pathlib import Path
@@ -25,7 +27,7 @@ from animegan_tf import runs  # noqa: E402
 from animegan_tf.config import ConfigError, is_preset  # noqa: E402
 from animegan_tf.data import data_sources  # noqa: E402
 from animegan_tf.files import image_grid, read_jsonl, save_png  # noqa: E402
-from animegan_tf.sampling import export_pretrained_int8, generate, load_generator  # noqa: E402
+from animegan_tf.sampling import export_generator, generate, load_generator  # noqa: E402
 
 from recipe_screen import set_name  # noqa: E402  (beside this script)
 
@@ -33,11 +35,11 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def scored_rows(rows: list[dict], system: str, seed: int, kimg: float, reference: str | None = None,
-                own: str = "") -> list[dict]:
-    """The screen's rows of SYSTEM seed SEED's averaged generator at KIMG, in the order they were scored; with
-    REFERENCE only those scored against it (a row that names no reference was scored against OWN, its training
-    faces, as recipe_screen.py reads it)."""
-    return [r for r in rows if (r["system"], r["seed"], r["kimg"], r["generator"]) == (system, seed, kimg, "ema")
+                own: str = "", generator: str = "ema") -> list[dict]:
+    """The screen's rows of SYSTEM seed SEED's GENERATOR (its averaged one, or a kept average such as "ema88k") at
+    KIMG, in the order they were scored; with REFERENCE only those scored against it (a row that names no reference
+    was scored against OWN, its training faces, as recipe_screen.py reads it)."""
+    return [r for r in rows if (r["system"], r["seed"], r["kimg"], r["generator"]) == (system, seed, kimg, generator)
             and reference in (None, r.get("reference", own))]
 
 
@@ -55,25 +57,36 @@ def main() -> int:
                     "(e.g. anime_faces_calib; default: the last one scored)")
     ap.add_argument("--int8", action="store_true",
                     help="store the generator in int8 (a quarter of the bytes; for one over the repo's 5 MB)")
+    ap.add_argument("--average", type=float, metavar="KIMG",
+                    help="ship the average of this half-life the screen kept (--averages) and scored at --kimg")
     args = ap.parse_args()
+    if args.average is not None and not (math.isfinite(args.average) and args.average * 1000 >= 1):
+        ap.error("--average: a half-life of at least 0.001 kimg (one image)")
+    generator = f"ema{args.average:g}k" if args.average is not None else "ema"
+    halflife = round(args.average * 1000) if args.average is not None else None
 
     screen = Path(args.screen)
     run_dir = screen / "runs" / f"{args.system}-seed{args.seed}"
     rows = read_jsonl(screen / "results.jsonl")
     source = runs.data_source(run_dir)
     own = set_name(data_sources(source)) if source else ""
-    scored = scored_rows(rows, args.system, args.seed, args.kimg, args.reference, own)
+    scored = scored_rows(rows, args.system, args.seed, args.kimg, args.reference, own, generator)
     meta = runs.checkpoint_meta(run_dir) or {}
     if not scored or meta.get("images_shown", 0) < args.kimg * 1000:
         against = f" against {args.reference}" if args.reference else ""
-        print(f"error: no scored {args.kimg:g}-kimg row{against} of {args.system} seed {args.seed} whose run "
+        kept = f" of {generator}" if halflife is not None else ""
+        print(f"error: no scored {args.kimg:g}-kimg row{kept}{against} of {args.system} seed {args.seed} whose run "
               f"stopped there in {screen}", file=sys.stderr)
         return 2
-    if meta["images_shown"] > args.kimg * 1000 + runs.load_config(run_dir).batch_size:
+    cfg = runs.load_config(run_dir)
+    if meta["images_shown"] > args.kimg * 1000 + cfg.batch_size:
         print(f"error: {run_dir} trained past {args.kimg:g} kimg ({meta['images_shown']} images): its row does "
               "not describe its weights", file=sys.stderr)
         return 2
-    cfg = runs.load_config(run_dir)
+    if halflife is not None and runs.average_steps(run_dir, halflife) != meta["images_shown"] // cfg.batch_size:
+        print(f"error: {run_dir} keeps no average of {args.average:g} kimg at the state its row scored",
+              file=sys.stderr)
+        return 2
     if args.preset:
         try:
             same = is_preset(cfg, args.preset)
@@ -86,12 +99,10 @@ def main() -> int:
         cfg = cfg.replace(name=args.preset)
     made = {"system": args.system, "data": runs.data_source(run_dir), "command": args.command,
             "scored": scored[-1], "images_shown": meta["images_shown"], "epoch": meta["epoch"]}
-    out = ROOT / "animegan_tf" / "pretrained" / args.name
     if args.int8:
         made["stored"] = "int8 kernels, one scale per output channel (animegan_tf/quantize.py)"
-        export_pretrained_int8(run_dir, out, made, config=cfg)
-    else:
-        runs.export_pretrained(run_dir, out, made, config=cfg)
+    out = ROOT / "animegan_tf" / "pretrained" / args.name
+    export_generator(run_dir, out, made, config=cfg, int8=args.int8, average=halflife)
     grid = ROOT / "docs" / f"pretrained_{args.name}.png"
     save_png(image_grid(generate(load_generator(out), 64, seed=0)), grid)
     print(f"wrote {out} and {grid}")

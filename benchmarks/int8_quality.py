@@ -25,7 +25,7 @@ from animegan_tf import runs  # noqa: E402
 from animegan_tf.data import DataError  # noqa: E402
 from animegan_tf.quality.evaluate import reference_sample  # noqa: E402
 from animegan_tf.machine import cpu_name  # noqa: E402
-from animegan_tf.sampling import export_pretrained_int8, generate, load_generator  # noqa: E402
+from animegan_tf.sampling import export_generator, generate, load_generator  # noqa: E402
 
 import recipe_screen  # noqa: E402  (beside this script)
 
@@ -52,7 +52,7 @@ def main() -> int:
     reference = reference_sample(faces, args.samples, seed=recipe_screen.REFERENCE_SEED)
     with tempfile.TemporaryDirectory() as tmp:
         folders = {"float32": runs.export_pretrained(run, Path(tmp) / "float32", {}),
-                   "int8": export_pretrained_int8(run, Path(tmp) / "int8", {})}
+                   "int8": export_generator(run, Path(tmp) / "int8", {}, int8=True)}
         size = {"float32": (folders["float32"] / runs.FINAL_GENERATOR).stat().st_size,
                 "int8": (folders["int8"] / runs.INT8_GENERATOR).stat().st_size}
         images = {k: generate(load_generator(folder), args.samples, seed=0) for k, folder in folders.items()}

@@ -19,9 +19,11 @@ from animegan_tf.config import preset
 from animegan_tf.data import normalize
 from animegan_tf.models import build_discriminator, build_generator
 from animegan_tf.quality.evaluate import evaluate_images, reference_sample
+from animegan_tf import runs
 from animegan_tf.runs import checkpoint_meta
-from animegan_tf.sampling import build_gan, generate, load_average
+from animegan_tf.sampling import build_gan, export_generator, generate, load_average, load_generator
 from animegan_tf.training import train
+from animegan_tf.web.app import create_app
 from conftest import blob_images, tiny_config
 
 BENCHMARKS = Path(__file__).resolve().parent.parent / "benchmarks"
@@ -196,6 +198,24 @@ def test_recipe_screen_keeps_and_scores_averages_of_other_half_lives(tmp_path, i
     np.testing.assert_array_equal(samples, generate(load_average(run_dir, 8), 8, seed=0))
     assert not np.array_equal(samples, np.load(out / "samples" / f"{system}-seed0-0.016kimg-ema.npy"))
     assert other["fid"] != pytest.approx(own["fid"])
+    # Shipped (export_pretrained.py --average): the kept average, not the run's own, in float32 and in int8.
+    shipped = export_generator(run_dir, tmp_path / "shipped", {"scored": other}, average=8)
+    np.testing.assert_array_equal(generate(load_generator(shipped), 8, seed=0), samples)
+    assert runs.load_config(shipped) == runs.load_config(run_dir) and runs.read_made(shipped) == {"scored": other}
+    # the page says which average it is (its row's half-life), not the run's own EMA decay
+    listed = create_app(tmp_path).test_client().get("/api/runs").get_json()["runs"]
+    assert next(r for r in listed if r["name"] == "shipped")["made"]["halflife"] == 8
+    packed = export_generator(run_dir, tmp_path / "packed", {}, int8=True, average=8)
+    assert (packed / runs.INT8_GENERATOR).exists() and not (packed / runs.FINAL_GENERATOR).exists()
+    assert np.abs(generate(load_generator(packed), 8, seed=0).astype(int) - samples).mean() < 2
+    # its weights are the kept average's, off by rounding, and far from the run's own average
+    packed_w, kept_w, own_w = (g.get_weights() for g in (load_generator(packed), load_average(run_dir, 8),
+                                                          load_generator(run_dir)))
+    to_kept = sum(np.abs(a - b).sum() for a, b in zip(packed_w, kept_w))
+    assert to_kept < sum(np.abs(a - b).sum() for a, b in zip(packed_w, own_w)) / 4
+    with pytest.raises(FileNotFoundError, match="no average of half-life 24 images"):
+        export_generator(run_dir, tmp_path / "never", {}, average=24)
+    assert not (tmp_path / "never").exists()
 
     # An average asked for at a mark the run already stands at was never kept there: said, not scored.
     proc = run_script("recipe_screen.py", "--faces", str(image_folder), "--systems", system, "--seeds", "0",
@@ -207,6 +227,24 @@ def test_recipe_screen_keeps_and_scores_averages_of_other_half_lives(tmp_path, i
     proc = run_script("recipe_screen.py", "--faces", str(image_folder), "--systems", system, "--kimg", "0.016",
                       "--averages", "0", "--out", str(out))
     assert proc.returncode == 2 and "--averages: half-lives must be at least 0.001 kimg" in proc.stderr
+
+    # export_pretrained.py --average ships only an average scored at the run's state, and refuses before writing.
+    def export(*args):
+        return run_script("export_pretrained.py", "--screen", str(out), "--system", system, "--seed", "0", "--kimg",
+                          "0.016", "--name", "never-written", "--command", "test", *args)
+
+    proc = export("--average", "0.024")  # asked for above, never kept at this mark: no row
+    assert proc.returncode == 2
+    assert proc.stderr.strip().splitlines() == [f"error: no scored 0.016-kimg row of ema0.024k of {system} seed 0 "
+                                                f"whose run stopped there in {out}"]
+    kept = load_average(run_dir, 8)  # the file stands for another state than the one its row scored
+    runs.save_average(run_dir, 8, kept.weights, kept.get_weights(), steps=1)
+    proc = export("--average", "0.008")
+    assert proc.returncode == 2
+    assert proc.stderr.strip().splitlines() == [f"error: {run_dir} keeps no average of 0.008 kimg at the state its "
+                                                "row scored"]
+    assert export("--average", "0").returncode == 2
+    assert not (BENCHMARKS.parent / "animegan_tf" / "pretrained" / "never-written").exists()
 
 
 def test_model_flops_rejects_a_bad_system():
@@ -335,6 +373,8 @@ def test_export_picks_the_row_scored_against_the_faces_named():
     assert fids("calib") == [58.0]
     assert fids("calib+more", own="calib+more") == [60.0, 59.0]  # a row naming none was scored on its own faces
     assert fids("other") == []
+    rows.append(dict(row, fid=4.0, reference="calib", generator="ema88k"))  # an average kept beside the run's own
+    assert fids("calib") == [58.0] and fids("calib", generator="ema88k") == [4.0]
 
 
 def test_grid_spread_measures_the_first_16_faces_of_a_written_grid(tmp_path):

@@ -11,7 +11,7 @@ from animegan_tf import runs
 from animegan_tf.backend import keras
 from animegan_tf.cli import main
 from animegan_tf.quantize import SCALE_SUFFIX, dequantize, load_int8, quantize, save_int8
-from animegan_tf.sampling import export_pretrained_int8, generate, load_generator
+from animegan_tf.sampling import export_generator, generate, load_generator
 from animegan_tf.training import train
 from animegan_tf.web.app import create_app
 
@@ -72,7 +72,7 @@ def tiny_run(tmp_path_factory):
 def test_an_int8_export_loads_and_draws_nearly_the_same_faces(tiny_run, tmp_path):
     run = tiny_run
     full = runs.export_pretrained(run, tmp_path / "float32", {"note": "float32"})
-    packed = export_pretrained_int8(run, tmp_path / "int8", {"note": "int8"})
+    packed = export_generator(run, tmp_path / "int8", {"note": "int8"}, int8=True)
     assert not (packed / runs.FINAL_GENERATOR).exists() and (packed / runs.INT8_GENERATOR).exists()
     a = generate(load_generator(full), 16, seed=5).astype(int)
     b = generate(load_generator(packed), 16, seed=5).astype(int)
@@ -101,7 +101,7 @@ def test_an_int8_export_loads_and_draws_nearly_the_same_faces(tiny_run, tmp_path
     runs.export_pretrained(run, packed, {"note": "float32 again"})
     assert (packed / runs.FINAL_GENERATOR).exists() and not (packed / runs.INT8_GENERATOR).exists()
     with pytest.raises(ValueError, match="into the run folder itself"):  # it would delete the run's generator
-        export_pretrained_int8(run, run, {})
+        export_generator(run, run, {}, int8=True)
     assert (run / runs.FINAL_GENERATOR).exists()
 
 
@@ -118,7 +118,7 @@ def test_the_export_scales_a_transposed_kernel_per_output_channel(tiny_run, tmp_
         sizes = np.geomspace(1e-3, 1, kernel.shape[-2]).astype(np.float32)[:, None]
         layer.kernel.assign(kernel * sizes)
     generator.save(run / runs.FINAL_GENERATOR)
-    packed = load_generator(export_pretrained_int8(run, tmp_path / "int8", {}))
+    packed = load_generator(export_generator(run, tmp_path / "int8", {}, int8=True))
     for layer in transposed:
         w = np.asarray(layer.kernel)
         v = np.asarray(packed.get_layer(layer.name).kernel)
@@ -127,7 +127,7 @@ def test_the_export_scales_a_transposed_kernel_per_output_channel(tiny_run, tmp_
 
 
 def test_an_int8_file_from_another_config_is_refused(tiny_run, tmp_path):
-    packed = export_pretrained_int8(tiny_run, tmp_path / "int8", {})
+    packed = export_generator(tiny_run, tmp_path / "int8", {}, int8=True)
     other = tiny_config(epochs=1, ema_decay=0.9, g_filters=(16,))
     runs.write_config(packed, other)
     with pytest.raises(ValueError, match="has shape"):  # named, not a silent partial load

@@ -244,7 +244,9 @@ def run_summary(run_dir: Path) -> dict:
                            "data": data, "n": scored.get("n"),
                            # the real faces FID/KID were measured against (rows without one: the training faces)
                            "reference": scored["reference"].replace("+", " + ") if scored.get("reference") else data,
-                           "stored": made.get("stored", "float32")}
+                           "stored": made.get("stored", "float32"),
+                           # an average of another half-life kept beside the run's own (recipe_screen --averages)
+                           "halflife": scored.get("halflife_images")}
     best = runs.read_meta(run_dir / runs.BEST_CHECKPOINT)
     if best:
         shown = best.get("images_shown")
