@@ -68,6 +68,14 @@ def pretrained_run(name: str = DEFAULT_PRETRAINED) -> Path:
     return folder
 
 
+def finished_generator(run_dir: Path) -> Path:
+    """A finished run's generator.keras (its sampling generator); FileNotFoundError while it has none."""
+    final = Path(run_dir) / FINAL_GENERATOR
+    if not final.exists():
+        raise FileNotFoundError(f"run folder has no {FINAL_GENERATOR} (it is written when training ends): {run_dir}")
+    return final
+
+
 def export_pretrained(run_dir: Path, out_dir: Path, made: dict, int8_weights: dict | None = None,
                       int8_axes: dict | None = None, config: GANConfig | None = None,
                       source: Path | None = None) -> Path:
@@ -83,11 +91,10 @@ def export_pretrained(run_dir: Path, out_dir: Path, made: dict, int8_weights: di
             is written when training ends), e.g. an average the run kept beside its own.
     """
     run_dir, out_dir = Path(run_dir), Path(out_dir)
-    if not (run_dir / FINAL_GENERATOR).exists():
-        raise FileNotFoundError(f"run folder has no {FINAL_GENERATOR} (it is written when training ends): {run_dir}")
+    final = finished_generator(run_dir)
     if out_dir.resolve() == run_dir.resolve():
         raise ValueError(f"export into the run folder itself: {run_dir}")
-    weights = None if int8_weights is not None else Path(source or run_dir / FINAL_GENERATOR).read_bytes()
+    weights = None if int8_weights is not None else Path(source or final).read_bytes()
     # One generator per folder, and the old one and its made.json go first: a crash midway leaves a folder that says
     # it has none, never a new config beside old weights or an old score beside new ones.
     for name in (FINAL_GENERATOR, INT8_GENERATOR, MADE):

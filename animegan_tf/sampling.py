@@ -107,11 +107,7 @@ def export_generator(run_dir: Path, out_dir: Path, made: dict, config: GANConfig
             to ship in float32.
         config: as runs.export_pretrained (default the run's own).
     """
-    run_dir = Path(run_dir)
-    final = run_dir / runs.FINAL_GENERATOR
-    if not final.exists():
-        raise FileNotFoundError(f"run folder has no {runs.FINAL_GENERATOR} (it is written when training ends): "
-                                f"{run_dir}")
+    final = runs.finished_generator(run_dir)  # a finished run's, even where a kept average ships
     if average is None and not int8:
         return runs.export_pretrained(run_dir, out_dir, made, config=config)
     if average is None:

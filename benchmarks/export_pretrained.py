@@ -16,7 +16,6 @@ own (recipe_screen.py --averages) and scored at --kimg (its row `ema<KIMG>k`), i
 from __future__ import annotations
 
 import argparse
-import math
 import os
 import sys
 from pathlib import Path
@@ -29,7 +28,7 @@ from animegan_tf.data import data_sources  # noqa: E402
 from animegan_tf.files import image_grid, read_jsonl, save_png  # noqa: E402
 from animegan_tf.sampling import export_generator, generate, load_generator  # noqa: E402
 
-from recipe_screen import set_name  # noqa: E402  (beside this script)
+from recipe_screen import kept_averages, set_name  # noqa: E402  (beside this script)
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -60,10 +59,12 @@ def main() -> int:
     ap.add_argument("--average", type=float, metavar="KIMG",
                     help="ship the average of this half-life the screen kept (--averages) and scored at --kimg")
     args = ap.parse_args()
-    if args.average is not None and not (math.isfinite(args.average) and args.average * 1000 >= 1):
-        ap.error("--average: a half-life of at least 0.001 kimg (one image)")
-    generator = f"ema{args.average:g}k" if args.average is not None else "ema"
-    halflife = round(args.average * 1000) if args.average is not None else None
+    generator, halflife = "ema", None  # the run's own average
+    if args.average is not None:
+        try:
+            [(generator, halflife)] = kept_averages([args.average]).items()
+        except ValueError as exc:
+            ap.error(f"--average: {exc}")
 
     screen = Path(args.screen)
     run_dir = screen / "runs" / f"{args.system}-seed{args.seed}"

@@ -53,6 +53,14 @@ from animegan_tf.training import target_steps, train  # noqa: E402
 REFERENCE_SEED = 12345  # the real faces every screen is scored against: reference_sample(faces, n, REFERENCE_SEED)
 
 
+def kept_averages(halflives) -> dict[str, int]:
+    """The generator name each kept average's rows carry ("ema88k") -> its half-life in images, from half-lives in
+    kimg (--averages). ValueError for one under an image."""
+    if not all(math.isfinite(h) and h * 1000 >= 1 for h in halflives):
+        raise ValueError("half-lives must be at least 0.001 kimg (one image)")
+    return {f"ema{h:g}k": round(h * 1000) for h in halflives}
+
+
 def set_name(folders) -> str:
     """How a row names a set of face folders: their folder names, joined by '+'."""
     return "+".join(source_name(str(f)) for f in folders)
@@ -119,9 +127,10 @@ def main() -> int:
         return print_table(Path(args.out) / "results.jsonl")
     if not (args.faces and args.systems and args.kimg):
         ap.error("--faces, --systems and --kimg are required (except with --table)")
-    if not all(math.isfinite(h) and h * 1000 >= 1 for h in args.averages):
-        ap.error("--averages: half-lives must be at least 0.001 kimg (one image)")
-    averages = {f"ema{h:g}k": round(h * 1000) for h in args.averages}  # generator name -> half-life in images
+    try:
+        averages = kept_averages(args.averages)
+    except ValueError as exc:
+        ap.error(f"--averages: {exc}")
 
     try:
         faces = load_faces(args.faces)
